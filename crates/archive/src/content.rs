@@ -1,0 +1,260 @@
+//! A content store for file bodies: memory up to a budget, a temporary file beyond it.
+//!
+//! Real rootfs tarballs are hundreds of megabytes and list files in any order, while a layer is
+//! written in walk order. The unpack model therefore keeps each regular file's bytes here and hands
+//! out a [`ContentRef`] (length + sha256). Bodies are appended once and read back any number of
+//! times; nothing is ever rewritten in place.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+
+use sha2::{Digest, Sha256};
+
+/// Default in-memory budget: 64 MiB (issue 7 keeps total RSS under 128 MiB).
+pub const DEFAULT_MEMORY_BUDGET: u64 = 64 << 20;
+
+/// A handle to one stored body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ContentRef {
+    /// Index into the store.
+    pub id: u32,
+    /// Body length in bytes.
+    pub len: u64,
+    /// sha256 of the body.
+    #[serde(serialize_with = "ser_hex")]
+    pub sha256: [u8; 32],
+}
+
+fn ser_hex<S: serde::Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
+}
+
+impl ContentRef {
+    /// `sha256:<hex>` of the body.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex::encode(self.sha256))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Location {
+    /// `memory[start..start+len]`.
+    Memory { start: usize },
+    /// `spill[offset..offset+len]`.
+    Spilled { offset: u64 },
+}
+
+/// Errors from the content store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the body from its source failed (the source names the entry upstream).
+    #[error("reading file body: {0}")]
+    Source(#[source] io::Error),
+    /// The body ended before its declared length.
+    #[error("file body ended after {got} of {expected} bytes")]
+    Short {
+        /// Bytes received.
+        got: u64,
+        /// Bytes the header declared.
+        expected: u64,
+    },
+    /// The spill file could not be created, written or read.
+    #[error("content spill file: {0}")]
+    Spill(#[source] io::Error),
+    /// More than `u32::MAX` bodies.
+    #[error("more than {} file bodies", u32::MAX)]
+    TooMany,
+}
+
+/// Bodies in memory up to a budget, then in an anonymous temporary file.
+#[derive(Debug)]
+pub struct ContentStore {
+    budget: u64,
+    memory: Vec<u8>,
+    spill: Option<File>,
+    spill_len: u64,
+    entries: Vec<(Location, u64)>,
+    scratch: Vec<u8>,
+}
+
+impl Default for ContentStore {
+    fn default() -> Self {
+        Self::new(DEFAULT_MEMORY_BUDGET)
+    }
+}
+
+impl ContentStore {
+    /// A store that keeps up to `budget` bytes in memory.
+    pub fn new(budget: u64) -> Self {
+        ContentStore {
+            budget,
+            memory: Vec::new(),
+            spill: None,
+            spill_len: 0,
+            entries: Vec::new(),
+            scratch: vec![0; 64 << 10],
+        }
+    }
+
+    /// Bytes held in memory.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.len() as u64
+    }
+
+    /// Bytes written to the spill file.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spill_len
+    }
+
+    /// Store exactly `len` bytes read from `src`, hashing as they stream.
+    pub fn put(&mut self, src: &mut dyn Read, len: u64) -> Result<ContentRef, Error> {
+        let id = u32::try_from(self.entries.len()).map_err(|_| Error::TooMany)?;
+        let mut hasher = Sha256::new();
+        let in_memory = self.memory.len() as u64 + len <= self.budget;
+        let location = if in_memory {
+            let start = self.memory.len();
+            let mut limited = src.take(len);
+            let got = limited
+                .read_to_end(&mut self.memory)
+                .map_err(Error::Source)? as u64;
+            if got != len {
+                self.memory.truncate(start);
+                return Err(Error::Short { got, expected: len });
+            }
+            hasher.update(&self.memory[start..]);
+            Location::Memory { start }
+        } else {
+            let offset = self.spill_len;
+            if self.spill.is_none() {
+                self.spill = Some(tempfile::tempfile().map_err(Error::Spill)?);
+            }
+            let file = self.spill.as_mut().expect("spill file was just created");
+            let mut remaining = len;
+            while remaining > 0 {
+                let want = remaining.min(self.scratch.len() as u64) as usize;
+                let n = match src.read(&mut self.scratch[..want]) {
+                    Ok(0) => {
+                        return Err(Error::Short {
+                            got: len - remaining,
+                            expected: len,
+                        });
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::Source(e)),
+                };
+                hasher.update(&self.scratch[..n]);
+                file.write_all_at(&self.scratch[..n], self.spill_len)
+                    .map_err(Error::Spill)?;
+                self.spill_len += n as u64;
+                remaining -= n as u64;
+            }
+            Location::Spilled { offset }
+        };
+        self.entries.push((location, len));
+        Ok(ContentRef {
+            id,
+            len,
+            sha256: hasher.finalize().into(),
+        })
+    }
+
+    /// Store a body given as bytes.
+    pub fn put_bytes(&mut self, bytes: &[u8]) -> Result<ContentRef, Error> {
+        self.put(&mut &bytes[..], bytes.len() as u64)
+    }
+
+    /// A reader over one stored body.
+    pub fn open(&self, r: &ContentRef) -> ContentReader<'_> {
+        let (location, len) = self.entries[r.id as usize];
+        ContentReader {
+            store: self,
+            location,
+            pos: 0,
+            len,
+        }
+    }
+
+    /// Copy one stored body into `out`.
+    pub fn copy_to(&self, r: &ContentRef, out: &mut dyn Write) -> io::Result<()> {
+        let (location, len) = self.entries[r.id as usize];
+        match location {
+            Location::Memory { start } => out.write_all(&self.memory[start..start + len as usize]),
+            Location::Spilled { .. } => {
+                io::copy(&mut self.open(r), out)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads one stored body.
+#[derive(Debug)]
+pub struct ContentReader<'a> {
+    store: &'a ContentStore,
+    location: Location,
+    pos: u64,
+    len: u64,
+}
+
+impl Read for ContentReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let remaining = self.len - self.pos;
+        let n = (buf.len() as u64).min(remaining) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        match self.location {
+            Location::Memory { start } => {
+                let from = start + self.pos as usize;
+                buf[..n].copy_from_slice(&self.store.memory[from..from + n]);
+            }
+            Location::Spilled { offset } => {
+                let file = self
+                    .store
+                    .spill
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("content spill file missing"))?;
+                file.read_exact_at(&mut buf[..n], offset + self.pos)?;
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_then_spill_round_trip() {
+        let mut store = ContentStore::new(10);
+        let a = store.put_bytes(b"hello").unwrap();
+        let b = store.put_bytes(b"world, this spills").unwrap();
+        let c = store.put_bytes(b"ok").unwrap();
+        assert_eq!(store.memory_bytes(), 7);
+        assert_eq!(store.spilled_bytes(), 18);
+        for (r, want) in [(a, &b"hello"[..]), (b, b"world, this spills"), (c, b"ok")] {
+            let mut got = Vec::new();
+            store.open(&r).read_to_end(&mut got).unwrap();
+            assert_eq!(got, want);
+            let mut copied = Vec::new();
+            store.copy_to(&r, &mut copied).unwrap();
+            assert_eq!(copied, want);
+            assert_eq!(r.sha256, <[u8; 32]>::from(Sha256::digest(want)));
+        }
+    }
+
+    #[test]
+    fn short_body_is_an_error() {
+        let mut store = ContentStore::new(0);
+        let err = store.put(&mut &b"abc"[..], 5).unwrap_err();
+        assert!(matches!(err, Error::Short { got: 3, expected: 5 }), "{err}");
+        let mut store = ContentStore::new(100);
+        let err = store.put(&mut &b"abc"[..], 5).unwrap_err();
+        assert!(matches!(err, Error::Short { got: 3, expected: 5 }), "{err}");
+        assert_eq!(store.memory_bytes(), 0);
+    }
+}

@@ -1,0 +1,1 @@
+//! Docker ADD unpack rules (spec §3).

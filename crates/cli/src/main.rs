@@ -1,0 +1,3 @@
+//! The `layerproof` command line.
+#![forbid(unsafe_code)]
+fn main() {}

@@ -1,0 +1,2 @@
+//! layerproof-image (under construction).
+#![forbid(unsafe_code)]

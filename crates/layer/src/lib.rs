@@ -1,0 +1,2 @@
+//! layerproof-layer (under construction).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! layerproof-verifier (under construction).
+#![forbid(unsafe_code)]

@@ -1,3 +1,67 @@
-//! The `layerproof` command line.
+//! The `layerproof` command line: parsing, progress and output only.
+//!
+//! Each subcommand lives in `cmd/<name>.rs` with a clap `Args` struct and a
+//! `run(args) -> anyhow::Result<Outcome>` function that calls one library entry point.
+//! Exit codes: 0 proven / buildable, 1 a negative verdict (different, refused), 2 an error
+//! (bad invocation or unreadable input).
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Prove — or disprove, with a precise explanation — that a container image was built from a
+/// given rootfs tarball.
+///
+/// layerproof rebuilds the layer that `docker build` writes for `FROM scratch` + `ADD
+/// rootfs.tar.gz /`, byte for byte and without a Docker daemon, and compares it with a
+/// published image.
+#[derive(Debug, Parser)]
+#[command(name = "layerproof", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Inspect(cmd::inspect::Args),
+    Unpack(cmd::unpack::Args),
+}
+
+/// What a subcommand concluded; mapped onto the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Proven, reproduced or buildable: exit 0.
+    Success,
+    /// A negative answer (different, not buildable): exit 1.
+    Negative,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Unpack(args) => cmd::unpack::run(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(1),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("layerproof: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

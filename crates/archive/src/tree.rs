@@ -246,6 +246,11 @@ impl Tree {
         id
     }
 
+    /// Record where a node came from (an implied directory that a later entry adopts).
+    pub fn set_origin(&mut self, id: NodeId, origin: Origin) {
+        self.nodes[id as usize].origin = origin;
+    }
+
     /// Remove a node and, if it is a directory, everything below it (`os.RemoveAll`).
     pub fn remove(&mut self, id: NodeId) {
         if id == ROOT {
@@ -273,6 +278,45 @@ impl Tree {
         }
         parts.reverse();
         parts.join(&b'/')
+    }
+
+    /// A stable, line-per-entry text dump in walk order, for tests and `--dump` output:
+    /// `path[/] kind perm uid:gid mtime [-> target] [dev M,m] [size N sha256 PREFIX] [links K]
+    /// [xattr NAME=HEX]`.
+    pub fn dump(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for e in self.walk() {
+            let ino = self.inode_of(e.node);
+            let slash = if ino.kind == Kind::Dir { "/" } else { "" };
+            let _ = write!(
+                out,
+                "{}{slash} {} {:04o} {}:{} {}",
+                String::from_utf8_lossy(&e.path),
+                ino.kind.as_str(),
+                ino.perm,
+                ino.uid,
+                ino.gid,
+                ino.mtime
+            );
+            if ino.kind == Kind::Symlink {
+                let _ = write!(out, " -> {}", String::from_utf8_lossy(&ino.link_target));
+            }
+            if matches!(ino.kind, Kind::CharDevice | Kind::BlockDevice) {
+                let _ = write!(out, " dev {},{}", ino.devmajor, ino.devminor);
+            }
+            if let Some(c) = ino.content {
+                let _ = write!(out, " size {} sha256 {}", c.len, &hex::encode(c.sha256)[..12]);
+            }
+            if ino.nlink > 1 {
+                let _ = write!(out, " links {}", ino.nlink);
+            }
+            for (k, v) in &ino.xattrs {
+                let _ = write!(out, " xattr {}={}", String::from_utf8_lossy(k), hex::encode(v));
+            }
+            out.push('\n');
+        }
+        out
     }
 
     /// Depth-first pre-order over every live node except the root, children in byte order.

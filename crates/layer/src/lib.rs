@@ -1,2 +1,5 @@
 //! layerproof-layer (under construction).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod tarheader;

@@ -600,14 +600,15 @@ mod props {
     use super::*;
     use proptest::prelude::*;
 
+    /// Entries without symlinks: with symlinks, a second pass can write through a link the
+    /// first pass created, in Docker as here, so "replay is idempotent" only holds without them.
     fn arb_entry() -> impl Strategy<Value = E> {
         let name = prop::collection::vec(prop::sample::select(vec!["a", "b", "..", ".", "c"]), 1..4)
             .prop_map(|v| v.join("/"));
-        (name, 0u8..4, 0i64..3).prop_map(|(n, kind, t)| {
+        (name, 0u8..3, 0i64..3).prop_map(|(n, kind, t)| {
             let e = match kind {
                 0 => file(&n, "data"),
                 1 => dir(&n),
-                2 => symlink(&n, "b"),
                 _ => hardlink(&n, "a"),
             };
             with(e, |h| h.mtime = Timestamp::from_secs(t))
@@ -623,12 +624,9 @@ mod props {
                     .chain(entries.iter())
                     .map(|e| E { hdr: e.hdr.clone(), body: e.body.clone() })
                     .collect();
-                // A second pass may legitimately fail where the first succeeded only through
-                // state the first pass left (a symlink now in the way); when it succeeds, the
-                // tree must be the same.
-                if let Ok(again) = run(&twice, opts()) {
-                    prop_assert_eq!(once.tree.dump(), again.tree.dump());
-                }
+                let again = run(&twice, opts());
+                prop_assert!(again.is_ok(), "second pass refused: {:?}", again.err());
+                prop_assert_eq!(once.tree.dump(), again.unwrap().tree.dump());
             }
         }
 

@@ -128,6 +128,9 @@ pub enum RefusalKind {
     ReplacesRoot,
     /// `security.capability` with a length the kernel rejects.
     BadCapability,
+    /// The stream breaks after the first header (truncated, bad checksum, decompression error):
+    /// Docker's `Untar` returns the error and the build fails (spec §2.4).
+    CorruptArchive,
     /// The archive is larger than a configured limit.
     Limit {
         /// Which limit.

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod util;
 
 use std::process::ExitCode;
 
@@ -19,7 +20,12 @@ use clap::{Parser, Subcommand};
 /// rootfs.tar.gz /`, byte for byte and without a Docker daemon, and compares it with a
 /// published image.
 #[derive(Debug, Parser)]
-#[command(name = "layerproof", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "layerproof",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,0 +1,161 @@
+//! What `ADD <file> /` does with one local source file (spec §2).
+//!
+//! Docker first asks `IsArchivePath`: decompress by magic, then "does the first tar header
+//! parse?" (`tr.Next()` without error — so an empty stream, or a tar that is nothing but its
+//! end-of-archive blocks, is *not* an archive). A non-archive is copied as a plain file named
+//! after the source. An archive is unpacked entry by entry; a stream that breaks after the first
+//! header fails the build.
+
+use std::io::{self, Read};
+
+use crate::compression::{self, Compression, DecompressOptions, LimitExceeded};
+use crate::header::Formats;
+use crate::read;
+use crate::unpack::{self, Refusal, RefusalKind, Unpacked, Unpacker};
+
+/// Everything that shapes how a source is read and unpacked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Which compressions are recognised, and the decompression bound.
+    pub decompress: DecompressOptions,
+    /// Tar reader limits.
+    pub read: read::Options,
+    /// ADD unpack rules.
+    pub unpack: unpack::Options,
+}
+
+/// The archive side of an `ADD`.
+#[derive(Debug)]
+pub struct Archive {
+    /// The compression Docker detected.
+    pub compression: Compression,
+    /// Union of the header formats seen across entries.
+    pub formats: Formats,
+    /// Decompressed tar bytes consumed.
+    pub tar_bytes: u64,
+    /// The tree, or the reason Docker would fail the build.
+    pub outcome: Result<Unpacked, Refusal>,
+}
+
+/// What `ADD` does with the source.
+#[derive(Debug)]
+pub enum Added {
+    /// It is an archive and was unpacked (or refused).
+    Archive(Box<Archive>),
+    /// It is not an archive: Docker copies the file itself to `/<basename>`.
+    PlainFile {
+        /// The compression the magic bytes suggested (the copy is verbatim regardless).
+        compression: Compression,
+        /// Why the first header did not parse.
+        reason: String,
+    },
+}
+
+/// Failures of our own input (not Docker refusals).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the source failed before anything could be decided.
+    #[error("reading the source: {0}")]
+    Io(#[from] io::Error),
+    /// The decompressed stream exceeded the configured bound.
+    #[error("{0}")]
+    Limit(LimitExceeded),
+    /// Storing a file body failed (spill file I/O).
+    #[error(transparent)]
+    Unpack(unpack::Error),
+}
+
+/// Run `ADD` on one source stream.
+pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
+    let decompressed = compression::open(source, &opts.decompress)?;
+    let compression = decompressed.compression();
+    let mut reader = read::Reader::with_options(decompressed, opts.read.clone());
+    let first = match reader.next_header() {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            return Ok(Added::PlainFile {
+                compression,
+                reason: "the tar stream ends before its first header".into(),
+            });
+        }
+        Err(e) => {
+            if let Some(limit) = read_limit(&e) {
+                return Err(Error::Limit(limit));
+            }
+            return Ok(Added::PlainFile {
+                compression,
+                reason: e.to_string(),
+            });
+        }
+    };
+    let mut unpacker = Unpacker::new(opts.unpack.clone());
+    let mut formats = Formats::default();
+    let mut header = first;
+    let outcome = loop {
+        merge_formats(&mut formats, &header.formats);
+        match unpacker.apply(&header, &mut reader.body()) {
+            Ok(()) => {}
+            Err(unpack::Error::Refused(r)) => break Err(r),
+            Err(unpack::Error::Content { source, entry, name }) => {
+                // A body that ends early or fails to decompress is a broken stream.
+                if let crate::content::Error::Source(io) = &source
+                    && let Some(limit) = LimitExceeded::find(io)
+                {
+                    return Err(Error::Limit(limit));
+                }
+                if matches!(source, crate::content::Error::Spill(_)) {
+                    return Err(Error::Unpack(unpack::Error::Content { source, entry, name }));
+                }
+                break Err(Refusal {
+                    entry: Some(entry),
+                    name,
+                    kind: RefusalKind::CorruptArchive,
+                    message: source.to_string(),
+                });
+            }
+        }
+        match reader.next_header() {
+            Ok(Some(h)) => header = h,
+            Ok(None) => break unpacker.finish().map_err(|e| match e {
+                unpack::Error::Refused(r) => r,
+                other => Refusal {
+                    entry: None,
+                    name: String::new(),
+                    kind: RefusalKind::CorruptArchive,
+                    message: other.to_string(),
+                },
+            }),
+            Err(e) => {
+                if let Some(limit) = read_limit(&e) {
+                    return Err(Error::Limit(limit));
+                }
+                break Err(Refusal {
+                    entry: None,
+                    name: String::new(),
+                    kind: RefusalKind::CorruptArchive,
+                    message: e.to_string(),
+                });
+            }
+        }
+    };
+    Ok(Added::Archive(Box::new(Archive {
+        compression,
+        formats,
+        tar_bytes: reader.position(),
+        outcome,
+    })))
+}
+
+fn read_limit(e: &read::Error) -> Option<LimitExceeded> {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<io::Error>())
+        .and_then(LimitExceeded::find)
+}
+
+fn merge_formats(into: &mut Formats, from: &Formats) {
+    into.v7 |= from.v7;
+    into.ustar |= from.ustar;
+    into.pax |= from.pax;
+    into.gnu |= from.gnu;
+    into.star |= from.star;
+}

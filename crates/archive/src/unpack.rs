@@ -553,10 +553,9 @@ impl Unpacker {
         let components = match self.opts.name_rules {
             NameRules::Moby => {
                 // filepath.Clean, then Join("/", name): `..` clamps at the chroot's root.
-                let cleaned = clean_components(name, true);
                 // `Clean(".")`/`Clean("./")` is "." and Docker skips it whatever its type; a
                 // name that cleans to "/" or ".." reaches the root by a longer way (§3.4).
-                cleaned.ok()
+                clean_components(name, true)
             }
             NameRules::GoArchive03 => {
                 let trimmed: &[u8] = {
@@ -567,8 +566,8 @@ impl Unpacker {
                     s
                 };
                 match clean_components(trimmed, false) {
-                    Ok(c) => Some(c),
-                    Err(()) => {
+                    Some(c) => Some(c),
+                    None => {
                         return Err(self.refuse(
                             hdr,
                             index,
@@ -1069,21 +1068,21 @@ fn resolve_in(
 
 /// Lexically clean a slash-separated name into components (Go's `path.Clean`). With
 /// `clamp_at_root`, `..` above the start is dropped (`Join("/", Clean(name))`); without it, such
-/// a name is an error (not `filepath.IsLocal`).
-pub fn clean_components(name: &[u8], clamp_at_root: bool) -> Result<Vec<Vec<u8>>, ()> {
+/// a name gives `None` (it is not `filepath.IsLocal`).
+pub fn clean_components(name: &[u8], clamp_at_root: bool) -> Option<Vec<Vec<u8>>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     for part in name.split(|&b| b == b'/') {
         match part {
             b"" | b"." => {}
             b".." => {
                 if out.pop().is_none() && !clamp_at_root {
-                    return Err(());
+                    return None;
                 }
             }
             p => out.push(p.to_vec()),
         }
     }
-    Ok(out)
+    Some(out)
 }
 
 fn clean_lexical_is_dot(name: &[u8]) -> bool {

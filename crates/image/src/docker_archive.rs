@@ -1,0 +1,157 @@
+//! `docker save` archives: the legacy layout (`manifest.json`, `<id>/layer.tar`, `<id>/json`,
+//! Docker ≤ 24) and the Docker ≥ 25 layout (an OCI layout plus `manifest.json`).
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::digest::{Digest, VerifiedReader};
+use crate::error::Error;
+use crate::manifest::{Descriptor, media};
+use crate::oci::{OciLayout, hash_file, read_meta};
+use crate::source::{BlobReader, ImageSource, LooseImage, Root, Transport};
+use crate::store::{Store, TarStore};
+
+#[derive(serde::Deserialize)]
+struct Entry {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers", default)]
+    layers: Vec<String>,
+}
+
+enum Kind {
+    /// Docker ≥ 25: read through the embedded OCI layout.
+    Oci(OciLayout),
+    /// Legacy: loose images, and where each digest lives.
+    Legacy {
+        store: TarStore,
+        images: Vec<LooseImage>,
+        paths: HashMap<Digest, String>,
+    },
+}
+
+/// A `docker save` tarball (`docker-archive:PATH`).
+pub struct DockerArchive {
+    name: String,
+    tags: Vec<String>,
+    kind: Kind,
+}
+
+impl DockerArchive {
+    /// Indexes the archive; for the legacy layout every layer file is hashed once, because Docker
+    /// records no layer blob digests there.
+    pub fn open(path: &Path) -> Result<DockerArchive, Error> {
+        let store = TarStore::open(path)?;
+        let name = store.name();
+        let bytes = read_meta(&store, "manifest.json")?;
+        let what = format!("manifest.json in {name}");
+        let entries: Vec<Entry> = serde_json::from_slice(&bytes).map_err(|e| Error::parse(&what, e))?;
+        if entries.is_empty() {
+            return Err(Error::Layout {
+                what,
+                reason: "no images".into(),
+            });
+        }
+        let tags: Vec<String> = entries
+            .iter()
+            .flat_map(|e| e.repo_tags.clone().unwrap_or_default())
+            .collect();
+        if store.exists("oci-layout") && store.exists("index.json") {
+            let layout = OciLayout::new(Box::new(store), None, Transport::DockerArchive)?;
+            return Ok(DockerArchive {
+                name,
+                tags,
+                kind: Kind::Oci(layout),
+            });
+        }
+        let mut images = Vec::new();
+        let mut paths = HashMap::new();
+        for e in entries {
+            let cfg_digest = e
+                .config
+                .strip_suffix(".json")
+                .and_then(|h| Digest::parse(&format!("sha256:{h}")).ok());
+            let (cfg_digest, cfg_size) = match cfg_digest {
+                Some(d) => (d, store.open(&e.config)?.1),
+                None => {
+                    let (d, n, _) = hash_file(&store, &e.config)?;
+                    (d, n)
+                }
+            };
+            paths.insert(cfg_digest.clone(), e.config.clone());
+            let mut layers = Vec::new();
+            for l in &e.layers {
+                let (d, size, gz) = hash_file(&store, l)?;
+                paths.insert(d.clone(), l.clone());
+                layers.push(Descriptor {
+                    media_type: if gz { media::DOCKER_LAYER_GZIP } else { media::DOCKER_LAYER }.to_string(),
+                    digest: d,
+                    size,
+                    platform: None,
+                    annotations: Default::default(),
+                });
+            }
+            images.push(LooseImage {
+                repo_tags: e.repo_tags.unwrap_or_default(),
+                config: Descriptor {
+                    media_type: media::DOCKER_CONFIG.to_string(),
+                    digest: cfg_digest,
+                    size: cfg_size,
+                    platform: None,
+                    annotations: Default::default(),
+                },
+                layers,
+            });
+        }
+        Ok(DockerArchive {
+            name,
+            tags,
+            kind: Kind::Legacy { store, images, paths },
+        })
+    }
+
+    /// Whether this is the legacy (pre-25) layout.
+    pub fn is_legacy(&self) -> bool {
+        matches!(self.kind, Kind::Legacy { .. })
+    }
+}
+
+impl ImageSource for DockerArchive {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn transport(&self) -> Transport {
+        Transport::DockerArchive
+    }
+
+    fn tags(&self) -> Vec<String> {
+        self.tags.clone()
+    }
+
+    fn root(&self) -> Result<Root, Error> {
+        match &self.kind {
+            Kind::Oci(l) => l.root(),
+            Kind::Legacy { images, .. } => Ok(Root::Loose(images.clone())),
+        }
+    }
+
+    fn blob(&self, desc: &Descriptor) -> Result<BlobReader, Error> {
+        match &self.kind {
+            Kind::Oci(l) => l.blob(desc),
+            Kind::Legacy { store, paths, .. } => {
+                let path = paths.get(&desc.digest).ok_or_else(|| Error::NotFound {
+                    what: format!("blob {} in {}", desc.digest, self.name),
+                })?;
+                let (r, _) = store.open(path)?;
+                Ok(VerifiedReader::new(
+                    r,
+                    desc.digest.clone(),
+                    Some(desc.size),
+                    format!("{path} in {}", self.name),
+                ))
+            }
+        }
+    }
+}

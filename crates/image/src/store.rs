@@ -1,0 +1,285 @@
+//! Read-only file access inside an OCI layout directory or a tar archive, with symlinks resolved
+//! strictly inside it: an absolute link, or a `..` that climbs above the root, is an error.
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// What a path is, one component at a time.
+enum Kind {
+    Other,
+    Symlink(String),
+    Missing,
+}
+
+const MAX_HOPS: usize = 40;
+
+/// Resolves `path` (relative to the root) through symlinks without ever leaving the root.
+fn resolve(
+    path: &str,
+    what: &str,
+    container: &'static str,
+    lookup: &dyn Fn(&str) -> Result<Kind, Error>,
+) -> Result<String, Error> {
+    let escape = |p: &str| Error::PathEscape {
+        what: what.to_string(),
+        path: p.to_string(),
+        container,
+    };
+    if path.starts_with('/') {
+        return Err(escape(path));
+    }
+    let mut todo: Vec<String> = path.split('/').rev().map(str::to_string).collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        match c.as_str() {
+            "" | "." => continue,
+            ".." => {
+                if done.pop().is_none() {
+                    return Err(escape(path));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        done.push(c);
+        let cur = done.join("/");
+        match lookup(&cur)? {
+            Kind::Symlink(target) => {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err(Error::Layout {
+                        what: what.to_string(),
+                        reason: format!("too many symlinks resolving {path:?}"),
+                    });
+                }
+                if target.starts_with('/') {
+                    return Err(escape(&target));
+                }
+                done.pop();
+                todo.extend(target.split('/').rev().map(str::to_string));
+            }
+            Kind::Missing => {
+                return Err(Error::NotFound {
+                    what: format!("{path} in {what}"),
+                });
+            }
+            Kind::Other => {}
+        }
+    }
+    Ok(done.join("/"))
+}
+
+/// Files of a layout or archive.
+pub(crate) trait Store: Send + Sync {
+    /// The directory or archive (for messages).
+    fn name(&self) -> String;
+    /// Opens a file by its path inside, returning a reader and the length.
+    fn open(&self, path: &str) -> Result<(Box<dyn Read + Send>, u64), Error>;
+    /// Whether a regular file exists at the path (after resolving links).
+    fn exists(&self, path: &str) -> bool;
+}
+
+/// An OCI layout on disk.
+pub(crate) struct DirStore {
+    root: PathBuf,
+}
+
+impl DirStore {
+    pub(crate) fn new(root: &Path) -> Result<DirStore, Error> {
+        let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
+        if !meta.is_dir() {
+            return Err(Error::Layout {
+                what: root.display().to_string(),
+                reason: "not a directory".into(),
+            });
+        }
+        Ok(DirStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn resolve(&self, path: &str) -> Result<PathBuf, Error> {
+        let name = self.root.display().to_string();
+        let lookup = |p: &str| -> Result<Kind, Error> {
+            let full = self.root.join(p);
+            match std::fs::symlink_metadata(&full) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let t = std::fs::read_link(&full).map_err(|e| Error::io(&full, e))?;
+                    Ok(Kind::Symlink(t.to_string_lossy().into_owned()))
+                }
+                Ok(_) => Ok(Kind::Other),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Kind::Missing),
+                Err(e) => Err(Error::io(full, e)),
+            }
+        };
+        Ok(self.root.join(resolve(path, &name, "layout", &lookup)?))
+    }
+}
+
+impl Store for DirStore {
+    fn name(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn open(&self, path: &str) -> Result<(Box<dyn Read + Send>, u64), Error> {
+        let full = self.resolve(path)?;
+        let f = File::open(&full).map_err(|e| Error::io(&full, e))?;
+        let meta = f.metadata().map_err(|e| Error::io(&full, e))?;
+        if !meta.is_file() {
+            return Err(Error::Layout {
+                what: full.display().to_string(),
+                reason: "not a regular file".into(),
+            });
+        }
+        Ok((Box::new(f), meta.len()))
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        self.resolve(path).is_ok_and(|p| p.is_file())
+    }
+}
+
+enum TarItem {
+    File { offset: u64, size: u64 },
+    Symlink(String),
+    Hardlink(String),
+    Dir,
+}
+
+/// A tar archive (oci-archive, docker-archive), indexed once; file data is read by seeking.
+pub(crate) struct TarStore {
+    path: PathBuf,
+    items: HashMap<String, TarItem>,
+}
+
+fn clean(name: &str) -> String {
+    name.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl TarStore {
+    pub(crate) fn open(path: &Path) -> Result<TarStore, Error> {
+        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut ar = tar::Archive::new(f);
+        let mut items = HashMap::new();
+        let what = path.display().to_string();
+        let bad = |e: std::io::Error| Error::Layout {
+            what: what.clone(),
+            reason: format!("not a readable tar archive: {e}"),
+        };
+        for entry in ar.entries_with_seek().map_err(bad)? {
+            let entry = entry.map_err(bad)?;
+            let name = clean(&String::from_utf8_lossy(&entry.path_bytes()));
+            if name.is_empty() {
+                continue;
+            }
+            let link = || {
+                entry
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).into_owned())
+                    .unwrap_or_default()
+            };
+            let item = match entry.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => TarItem::File {
+                    offset: entry.raw_file_position(),
+                    size: entry.size(),
+                },
+                tar::EntryType::Symlink => TarItem::Symlink(link()),
+                tar::EntryType::Link => TarItem::Hardlink(clean(&link())),
+                tar::EntryType::Directory => TarItem::Dir,
+                _ => continue,
+            };
+            items.insert(name, item);
+        }
+        Ok(TarStore {
+            path: path.to_path_buf(),
+            items,
+        })
+    }
+
+    fn resolve(&self, path: &str) -> Result<String, Error> {
+        let name = self.path.display().to_string();
+        let lookup = |p: &str| -> Result<Kind, Error> {
+            Ok(match self.items.get(p) {
+                Some(TarItem::Symlink(t)) => Kind::Symlink(t.clone()),
+                Some(_) => Kind::Other,
+                // directories need not have their own entry
+                None if self.items.keys().any(|k| k.starts_with(p) && k.as_bytes().get(p.len()) == Some(&b'/')) => {
+                    Kind::Other
+                }
+                None => Kind::Missing,
+            })
+        };
+        resolve(path, &name, "archive", &lookup)
+    }
+}
+
+impl Store for TarStore {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn open(&self, path: &str) -> Result<(Box<dyn Read + Send>, u64), Error> {
+        let mut p = self.resolve(path)?;
+        for _ in 0..MAX_HOPS {
+            match self.items.get(&p) {
+                Some(TarItem::File { offset, size }) => {
+                    let mut f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+                    f.seek(SeekFrom::Start(*offset))
+                        .map_err(|e| Error::io(&self.path, e))?;
+                    return Ok((Box::new(f.take(*size)), *size));
+                }
+                Some(TarItem::Hardlink(t)) => p = self.resolve(t)?,
+                Some(TarItem::Dir) | Some(TarItem::Symlink(_)) | None => break,
+            }
+        }
+        Err(Error::NotFound {
+            what: format!("file {path} in {}", self.path.display()),
+        })
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        self.resolve(path)
+            .is_ok_and(|p| matches!(self.items.get(&p), Some(TarItem::File { .. } | TarItem::Hardlink(_))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_stays_inside() {
+        let links: HashMap<&str, &str> = [
+            ("blobs/sha256/a", "../../rootfs.tar.gz"),
+            ("blobs/sha256/out", "../../../etc/passwd"),
+            ("blobs/sha256/abs", "/etc/passwd"),
+            ("loop", "loop"),
+        ]
+        .into_iter()
+        .collect();
+        let lookup = |p: &str| -> Result<Kind, Error> {
+            Ok(match links.get(p) {
+                Some(t) => Kind::Symlink(t.to_string()),
+                None => Kind::Other,
+            })
+        };
+        assert_eq!(resolve("blobs/sha256/a", "t", "layout", &lookup).unwrap(), "rootfs.tar.gz");
+        assert!(matches!(
+            resolve("blobs/sha256/out", "t", "layout", &lookup),
+            Err(Error::PathEscape { .. })
+        ));
+        assert!(matches!(
+            resolve("blobs/sha256/abs", "t", "layout", &lookup),
+            Err(Error::PathEscape { .. })
+        ));
+        assert!(matches!(resolve("../x", "t", "layout", &lookup), Err(Error::PathEscape { .. })));
+        assert!(matches!(resolve("loop", "t", "layout", &lookup), Err(Error::Layout { .. })));
+    }
+}

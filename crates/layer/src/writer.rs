@@ -1,0 +1,451 @@
+//! Tree → layer entries → tar bytes, hashing as they stream (spec §5, §7).
+//!
+//! [`entries`] turns a [`Tree`] into the sequence of [`Entry`] headers an engine's writer would
+//! hand to Go's `tar.Writer` (walk order, names, hardlink groups, modes, owners, whiteouts).
+//! [`write_layer`] encodes them with [`crate::tarheader::encode`], copies file bodies from the
+//! tree's content store, appends the two zero blocks, and returns the diff_id computed on the way.
+//! [`hash_layer`] does the same into a sink that only hashes.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use layerproof_archive::tree::{InodeId, Kind, WalkEntry};
+use layerproof_archive::{ContentRef, Timestamp, Tree};
+use sha2::{Digest, Sha256};
+
+use crate::names::NameTable;
+use crate::profile::{Capability, OnUnencodable, OpaqueDir, OwnerNames, Profile, WhiteoutDevice};
+use crate::tarheader::{self, HeaderError, TarHeader, WantFormat, typeflag};
+
+/// The PAX record key moby and containerd use for file capabilities.
+pub const CAPABILITY_KEY: &[u8] = b"SCHILY.xattr.security.capability";
+/// The overlay whiteout prefix.
+pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
+/// The overlay opaque-directory marker file name.
+pub const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
+
+/// Go 1.8 file-type bits (`c_ISREG` …), added by moby 17.07–23.0 (spec §5.10).
+pub fn type_bits(kind: Kind) -> i64 {
+    match kind {
+        Kind::File => 0o100000,
+        Kind::Dir => 0o040000,
+        Kind::Symlink => 0o120000,
+        Kind::CharDevice => 0o020000,
+        Kind::BlockDevice => 0o060000,
+        Kind::Fifo => 0o010000,
+    }
+}
+
+/// What to write, besides the tree.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerOptions<'a> {
+    /// The engine's switches.
+    pub profile: &'a Profile,
+    /// uid/gid → name table, used when the profile looks names up. `None` = every lookup misses.
+    pub names: Option<&'a NameTable>,
+    /// containerd `WithModTimeUpperBound` (SOURCE_DATE_EPOCH passed to the differ): later mtimes
+    /// are clamped to this many seconds. Docker never sets it for `docker build` layers (spec §5.8).
+    pub mtime_upper_bound: Option<i64>,
+    /// The name of the xattr that marks an opaque directory (`trusted.overlay.opaque`; moby uses
+    /// `user.overlay.opaque` when the daemon runs in a user namespace).
+    pub opaque_xattr: &'a [u8],
+}
+
+impl<'a> LayerOptions<'a> {
+    /// Options for `profile` with no name table, no clamp, and `trusted.overlay.opaque`.
+    pub fn new(profile: &'a Profile) -> Self {
+        LayerOptions {
+            profile,
+            names: None,
+            mtime_upper_bound: None,
+            opaque_xattr: b"trusted.overlay.opaque",
+        }
+    }
+
+    /// Use this name table for uname/gname look-ups.
+    pub fn with_names(mut self, names: &'a NameTable) -> Self {
+        self.names = Some(names);
+        self
+    }
+}
+
+/// One header the engine's writer hands to Go's `tar.Writer`, with its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The header.
+    pub header: TarHeader,
+    /// The body of a regular file with data (`None` for everything else, hardlinks included).
+    pub body: Option<ContentRef>,
+}
+
+/// Errors from building or writing a layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Go's `WriteHeader` rejected an entry and the profile aborts (containerd), or the error is
+    /// fatal for Go's writer in any profile.
+    #[error("entry {path:?}: {source}")]
+    Header {
+        /// Entry name, lossy UTF-8.
+        path: String,
+        /// Why the header could not be encoded.
+        #[source]
+        source: HeaderError,
+    },
+    /// A `security.capability` value shorter than 4 bytes: moby indexes byte 3 and would panic.
+    /// (The kernel never stores such a value, so a tree with one is not what Docker saw.)
+    #[error("entry {path:?}: security.capability of {len} bytes (moby would panic)")]
+    ShortCapability {
+        /// Entry name, lossy UTF-8.
+        path: String,
+        /// Value length.
+        len: usize,
+    },
+    /// Reading a file body from the content store failed.
+    #[error("reading the body of {path:?}: {source}")]
+    Content {
+        /// Entry name, lossy UTF-8.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing to the output failed.
+    #[error("writing the layer: {0}")]
+    Write(#[source] io::Error),
+}
+
+/// An entry left out of the layer because Go could not encode it (moby logs and skips).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Omitted {
+    /// Entry name, lossy UTF-8.
+    pub path: String,
+    /// Why.
+    pub reason: HeaderError,
+}
+
+/// What [`write_layer`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// `sha256:<hex>` of every byte written, trailer included.
+    pub diff_id: String,
+    /// The raw sha256.
+    pub sha256: [u8; 32],
+    /// Bytes written.
+    pub size: u64,
+    /// Entries written (main headers; PAX `x` headers not counted).
+    pub entries: u64,
+    /// Entries left out (moby profiles only).
+    pub omitted: Vec<Omitted>,
+}
+
+/// A writer that hashes (sha256) and counts everything passing through to `inner`.
+#[derive(Debug)]
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wrap `inner`.
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Finish: the inner writer, the sha256 and the byte count.
+    pub fn finish(self) -> (W, [u8; 32], u64) {
+        (self.inner, self.hasher.finalize().into(), self.written)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The layer entries for `tree` under `opts`, in the order the engine writes them.
+pub fn entries<'a>(tree: &'a Tree, opts: &LayerOptions<'a>) -> Entries<'a> {
+    Entries {
+        tree,
+        opts: *opts,
+        walk: tree.walk(),
+        seen: HashMap::new(),
+        pending: None,
+    }
+}
+
+/// Iterator returned by [`entries`].
+#[derive(Debug)]
+pub struct Entries<'a> {
+    tree: &'a Tree,
+    opts: LayerOptions<'a>,
+    walk: layerproof_archive::tree::Walk<'a>,
+    /// Hardlink groups: inode → tar name of the first path written (moby `SeenFiles`,
+    /// containerd `inodeSrc`). Recorded before encoding, as moby does.
+    seen: HashMap<InodeId, Vec<u8>>,
+    /// The `.wh..wh..opq` header that follows an opaque directory.
+    pending: Option<Entry>,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Result<Entry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending.take() {
+            return Some(Ok(e));
+        }
+        loop {
+            let w = self.walk.next()?;
+            match self.entry_for(&w) {
+                Ok(Some(e)) => return Some(Ok(e)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl Entries<'_> {
+    fn entry_for(&mut self, w: &WalkEntry) -> Result<Option<Entry>, Error> {
+        let p = self.opts.profile;
+        let node = self.tree.node(w.node);
+        let inode_id = node.inode;
+        let inode = self.tree.inode(inode_id);
+        let is_whiteout_dev =
+            inode.kind == Kind::CharDevice && inode.devmajor == 0 && inode.devminor == 0;
+        if is_whiteout_dev && p.whiteout_device.value == WhiteoutDevice::Omit {
+            // BuildKit's overlay differ never reports it, so no hardlink bookkeeping either.
+            return Ok(None);
+        }
+
+        let mut name = w.path.clone();
+        if inode.kind == Kind::Dir {
+            name.push(b'/');
+        }
+        let perm = if inode.kind == Kind::Symlink {
+            0o777
+        } else {
+            i64::from(inode.perm & 0o7777)
+        };
+        let mut mode = perm;
+        if p.type_bits.value {
+            mode |= type_bits(inode.kind);
+        }
+        let mut mtime = inode.mtime;
+        if let Some(bound) = self.opts.mtime_upper_bound
+            && mtime > Timestamp::from_secs(bound)
+        {
+            mtime = Timestamp::from_secs(bound);
+        }
+        // Truncate(time.Second): the floor, since nsec is never negative.
+        let mtime = Timestamp::from_secs(mtime.sec);
+        let (uname, gname) = match (p.owner_names.value, self.opts.names) {
+            (OwnerNames::Lookup, Some(t)) => (
+                t.user(inode.uid).unwrap_or_default().to_vec(),
+                t.group(inode.gid).unwrap_or_default().to_vec(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let (flag, size, body) = match inode.kind {
+            Kind::Dir => (typeflag::DIR, 0, None),
+            Kind::File => (
+                typeflag::REG,
+                inode.size() as i64,
+                inode.content.filter(|c| c.len > 0),
+            ),
+            Kind::Symlink => (typeflag::SYMLINK, 0, None),
+            Kind::CharDevice => (typeflag::CHAR, 0, None),
+            Kind::BlockDevice => (typeflag::BLOCK, 0, None),
+            Kind::Fifo => (typeflag::FIFO, 0, None),
+        };
+        let (devmajor, devminor) = match inode.kind {
+            Kind::CharDevice | Kind::BlockDevice => (inode.devmajor, inode.devminor),
+            _ => (0, 0),
+        };
+        let mut pax_records = std::collections::BTreeMap::new();
+        if let Some(cap) = inode.xattrs.get(b"security.capability".as_slice()) {
+            let mut cap = cap.clone();
+            if p.capability.value == Capability::V3ToV2 {
+                if cap.len() < 4 {
+                    return Err(Error::ShortCapability {
+                        path: lossy(&name),
+                        len: cap.len(),
+                    });
+                }
+                if cap[3] == 3 {
+                    cap[3] = 2;
+                    // Go slices within the 128-byte read buffer, so a short value is zero-padded.
+                    cap.resize(20, 0);
+                }
+            }
+            if !cap.is_empty() || p.capability.value == Capability::V3ToV2 {
+                pax_records.insert(CAPABILITY_KEY.to_vec(), cap);
+            }
+        }
+        let mut h = TarHeader {
+            name,
+            linkname: if inode.kind == Kind::Symlink {
+                inode.link_target.clone()
+            } else {
+                Vec::new()
+            },
+            typeflag: flag,
+            mode,
+            uid: inode.uid,
+            gid: inode.gid,
+            uname,
+            gname,
+            size,
+            mtime,
+            atime: None,
+            ctime: None,
+            devmajor,
+            devminor,
+            pax_records,
+            format: WantFormat::Pax,
+        };
+        let mut body = body;
+
+        // Hardlink groups (spec §5.3): non-directories with more than one name.
+        if inode.kind != Kind::Dir && inode.nlink > 1 {
+            if let Some(first) = self.seen.get(&inode_id) {
+                h.typeflag = typeflag::LINK;
+                h.linkname = first.clone();
+                h.size = 0;
+                body = None;
+            } else {
+                self.seen.insert(inode_id, h.name.clone());
+            }
+        }
+
+        if is_whiteout_dev && p.whiteout_device.value == WhiteoutDevice::WhiteoutFile {
+            // moby ConvertWrite: rename to DIR/.wh.NAME, regular, 0600, size 0. Owner, mtime,
+            // records and (for a hardlinked whiteout) the link name are left as they were.
+            let cut = h.name.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
+            let mut renamed = h.name[..cut].to_vec();
+            renamed.extend_from_slice(WHITEOUT_PREFIX);
+            renamed.extend_from_slice(&h.name[cut..]);
+            h.name = renamed;
+            h.mode = 0o600;
+            h.typeflag = typeflag::REG;
+            h.size = 0;
+            body = None;
+        }
+
+        if inode.kind == Kind::Dir
+            && p.opaque_dir.value == OpaqueDir::WhiteoutFile
+            && inode.xattrs.get(self.opts.opaque_xattr).map(Vec::as_slice) == Some(b"y")
+        {
+            let mut wname = h.name.clone();
+            wname.extend_from_slice(WHITEOUT_OPAQUE);
+            self.pending = Some(Entry {
+                header: TarHeader {
+                    name: wname,
+                    typeflag: typeflag::REG,
+                    mode: h.mode & 0o777,
+                    uid: h.uid,
+                    gid: h.gid,
+                    uname: h.uname.clone(),
+                    gname: h.gname.clone(),
+                    format: WantFormat::Unknown,
+                    ..TarHeader::default()
+                },
+                body: None,
+            });
+        }
+        Ok(Some(Entry { header: h, body }))
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Write the layer tar for `tree` into `out`, hashing as it goes. Nothing is buffered beyond one
+/// header; give a buffered writer for files.
+pub fn write_layer<W: Write>(
+    tree: &Tree,
+    opts: &LayerOptions<'_>,
+    out: W,
+) -> Result<(W, LayerSummary), Error> {
+    let mut out = HashingWriter::new(out);
+    let mut count = 0u64;
+    let mut omitted = Vec::new();
+    let mut entries = entries(tree, opts);
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let encoded = match tarheader::encode(&entry.header) {
+            Ok(e) => e,
+            Err(err) => {
+                let path = lossy(&entry.header.name);
+                if err.is_fatal() || opts.profile.on_unencodable.value == OnUnencodable::Abort {
+                    return Err(Error::Header { path, source: err });
+                }
+                // moby: the directory's failure also loses its `.wh..wh..opq` follower.
+                if entry.header.typeflag == typeflag::DIR {
+                    entries.pending = None;
+                }
+                omitted.push(Omitted { path, reason: err });
+                continue;
+            }
+        };
+        out.write_all(&encoded.blocks).map_err(Error::Write)?;
+        count += 1;
+        if encoded.data_len > 0 {
+            match entry.body {
+                Some(body) if body.len == encoded.data_len => {
+                    tree.content()
+                        .copy_to(&body, &mut out)
+                        .map_err(|source| Error::Content {
+                            path: lossy(&entry.header.name),
+                            source,
+                        })?;
+                }
+                _ => {
+                    return Err(Error::Content {
+                        path: lossy(&entry.header.name),
+                        source: io::Error::other("body length differs from the header size"),
+                    });
+                }
+            }
+            out.write_all(&[0u8; tarheader::BLOCK][..encoded.padding()])
+                .map_err(Error::Write)?;
+        }
+    }
+    out.write_all(&tarheader::END_OF_ARCHIVE)
+        .map_err(Error::Write)?;
+    out.flush().map_err(Error::Write)?;
+    let (inner, sha256, size) = out.finish();
+    Ok((
+        inner,
+        LayerSummary {
+            diff_id: format!("sha256:{}", hex::encode(sha256)),
+            sha256,
+            size,
+            entries: count,
+            omitted,
+        },
+    ))
+}
+
+/// Compute the diff_id without keeping any output (a sink that only hashes).
+pub fn hash_layer(tree: &Tree, opts: &LayerOptions<'_>) -> Result<LayerSummary, Error> {
+    write_layer(tree, opts, io::sink()).map(|(_, s)| s)
+}

@@ -33,6 +33,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Explain(cmd::explain::Args),
     Inspect(cmd::inspect::Args),
     Unpack(cmd::unpack::Args),
 }
@@ -49,6 +50,7 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Explain(args) => cmd::explain::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Unpack(args) => cmd::unpack::run(args),
     };

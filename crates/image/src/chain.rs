@@ -279,10 +279,15 @@ pub fn resolve(src: &dyn ImageSource, sel: &PlatformSelector, max_manifest: u64)
 }
 
 fn shown_by(c: &Chain) -> ShownBy {
-    let top = match &c.root {
+    let node_digest = |n: &Node| match n {
         Node::Index { descriptor: Some(d), .. } => Some(d.digest.clone()),
         Node::Image(i) => i.manifest.as_ref().map(|d| d.digest.clone()),
         _ => None,
+    };
+    let top = match &c.root {
+        // an OCI layout's index.json: its single entry is what a push would publish
+        Node::Index { descriptor: None, children } if children.len() == 1 => node_digest(&children[0]),
+        n => node_digest(n),
     };
     let images = c.images();
     let per_platform: Vec<Digest> = images.iter().filter_map(|i| i.manifest.as_ref().map(|d| d.digest.clone())).collect();

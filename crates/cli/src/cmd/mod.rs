@@ -1,3 +1,4 @@
 //! One module per subcommand.
+pub mod explain;
 pub mod inspect;
 pub mod unpack;

@@ -1,0 +1,3 @@
+FROM scratch
+ADD block-device.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD char-device-0-0.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD child-under-file-refused.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD compress-bzip2.tar.bz2 /
+CMD ["/bin/sh"]

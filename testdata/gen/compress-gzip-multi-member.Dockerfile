@@ -1,0 +1,3 @@
+FROM scratch
+ADD compress-gzip-multi-member.tar.gz /
+CMD ["/bin/sh"]

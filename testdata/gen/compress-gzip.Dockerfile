@@ -1,0 +1,3 @@
+FROM scratch
+ADD compress-gzip.tar.gz /
+CMD ["/bin/sh"]

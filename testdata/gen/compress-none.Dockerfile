@@ -1,0 +1,3 @@
+FROM scratch
+ADD compress-none.tar /
+CMD ["/bin/sh"]

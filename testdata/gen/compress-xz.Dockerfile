@@ -1,0 +1,3 @@
+FROM scratch
+ADD compress-xz.tar.xz /
+CMD ["/bin/sh"]

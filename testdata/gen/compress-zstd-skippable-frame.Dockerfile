@@ -1,0 +1,3 @@
+FROM scratch
+ADD compress-zstd-skippable-frame.tar.zst /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD compress-zstd.tar.zst /
+CMD ["/bin/sh"]

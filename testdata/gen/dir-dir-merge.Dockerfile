@@ -1,0 +1,3 @@
+FROM scratch
+ADD dir-dir-merge.tar /
+CMD ["/bin/sh"]

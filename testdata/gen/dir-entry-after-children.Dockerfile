@@ -1,0 +1,3 @@
+FROM scratch
+ADD dir-entry-after-children.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD dir-replaced-by-file.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD dir-times-reapplied.tar /
+CMD ["/bin/sh"]

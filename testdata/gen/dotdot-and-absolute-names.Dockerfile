@@ -1,0 +1,3 @@
+FROM scratch
+ADD dotdot-and-absolute-names.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD duplicate-path-last-wins.tar /
+CMD ["/bin/sh"]

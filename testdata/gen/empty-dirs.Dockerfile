@@ -1,0 +1,3 @@
+FROM scratch
+ADD empty-dirs.tar /
+CMD ["/bin/sh"]

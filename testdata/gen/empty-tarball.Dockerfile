@@ -1,0 +1,3 @@
+FROM scratch
+ADD empty-tarball.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD fifo.tar /
+CMD ["/bin/sh"]

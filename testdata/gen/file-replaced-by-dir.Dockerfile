@@ -1,0 +1,3 @@
+FROM scratch
+ADD file-replaced-by-dir.tar /
+CMD ["/bin/sh"]

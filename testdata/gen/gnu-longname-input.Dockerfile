@@ -1,0 +1,3 @@
+FROM scratch
+ADD gnu-longname-input.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD hardlink-chain-and-absolute.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD hardlink-direction-flip.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD hardlink-metadata-last-header-wins.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD hardlink-missing-target.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD hardlink-to-directory.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD hardlink-to-symlink.tar /
+CMD ["/bin/sh"]

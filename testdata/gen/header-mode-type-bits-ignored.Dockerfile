@@ -1,0 +1,3 @@
+FROM scratch
+ADD header-mode-type-bits-ignored.tar /
+CMD ["/bin/sh"]

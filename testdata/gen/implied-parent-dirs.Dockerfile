@@ -1,0 +1,3 @@
+FROM scratch
+ADD implied-parent-dirs.tar /
+CMD ["/bin/sh"]

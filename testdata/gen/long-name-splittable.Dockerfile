@@ -1,0 +1,3 @@
+FROM scratch
+ADD long-name-splittable.tar /
+CMD ["/bin/sh"]

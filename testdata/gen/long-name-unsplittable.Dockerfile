@@ -1,0 +1,3 @@
+FROM scratch
+ADD long-name-unsplittable.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD long-symlink-target.tar /
+CMD ["/bin/sh"]

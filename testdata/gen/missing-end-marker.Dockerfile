@@ -1,0 +1,3 @@
+FROM scratch
+ADD missing-end-marker.tar /
+CMD ["/bin/sh"]

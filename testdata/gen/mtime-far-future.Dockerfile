@@ -1,0 +1,3 @@
+FROM scratch
+ADD mtime-far-future.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD mtime-fractional-pax.tar /
+CMD ["/bin/sh"]

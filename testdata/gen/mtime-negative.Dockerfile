@@ -1,0 +1,3 @@
+FROM scratch
+ADD mtime-negative.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD non-ascii-name.tar /
+CMD ["/bin/sh"]

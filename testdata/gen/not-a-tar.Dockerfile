@@ -1,0 +1,3 @@
+FROM scratch
+ADD not-a-tar.tar.gz /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD old-gnu-sparse-S.tar /
+CMD ["/bin/sh"]

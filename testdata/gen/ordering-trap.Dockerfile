@@ -1,0 +1,3 @@
+FROM scratch
+ADD ordering-trap.tar /
+CMD ["/bin/sh"]

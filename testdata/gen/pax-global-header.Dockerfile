@@ -1,0 +1,3 @@
+FROM scratch
+ADD pax-global-header.tar /
+CMD ["/bin/sh"]

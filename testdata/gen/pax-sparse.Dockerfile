@@ -1,0 +1,3 @@
+FROM scratch
+ADD pax-sparse.tar /
+CMD ["/bin/sh"]

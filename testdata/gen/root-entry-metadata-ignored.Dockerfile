@@ -1,0 +1,3 @@
+FROM scratch
+ADD root-entry-metadata-ignored.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD setuid-setgid-sticky.tar /
+CMD ["/bin/sh"]

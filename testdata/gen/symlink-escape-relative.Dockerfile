@@ -1,0 +1,3 @@
+FROM scratch
+ADD symlink-escape-relative.tar /
+CMD ["/bin/sh"]

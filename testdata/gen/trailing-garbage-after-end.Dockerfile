@@ -1,0 +1,3 @@
+FROM scratch
+ADD trailing-garbage-after-end.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD truncated-gzip.tar.gz /
+CMD ["/bin/sh"]

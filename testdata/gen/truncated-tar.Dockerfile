@@ -1,0 +1,3 @@
+FROM scratch
+ADD truncated-tar.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD typeflag-7-contiguous.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD uid-gid-large.tar /
+CMD ["/bin/sh"]

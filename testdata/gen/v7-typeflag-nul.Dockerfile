@@ -1,0 +1,3 @@
+FROM scratch
+ADD v7-typeflag-nul.tar /
+CMD ["/bin/sh"]

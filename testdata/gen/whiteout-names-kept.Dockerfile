@@ -1,0 +1,3 @@
+FROM scratch
+ADD whiteout-names-kept.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD write-through-symlink-outside-present.tar /
+CMD ["/bin/sh"]

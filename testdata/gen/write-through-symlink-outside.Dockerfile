@@ -1,0 +1,3 @@
+FROM scratch
+ADD write-through-symlink-outside.tar /
+CMD ["/bin/sh"]

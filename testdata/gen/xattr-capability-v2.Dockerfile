@@ -1,0 +1,3 @@
+FROM scratch
+ADD xattr-capability-v2.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD xattr-capability-v3.tar /
+CMD ["/bin/sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD xattr-dropped-kinds.tar /
+CMD ["/bin/sh"]

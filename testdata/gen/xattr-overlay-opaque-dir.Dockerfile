@@ -1,0 +1,3 @@
+FROM scratch
+ADD xattr-overlay-opaque-dir.tar /
+CMD ["/bin/sh"]

@@ -1,2 +1,4 @@
 //! layerproof-verifier (under construction).
 #![forbid(unsafe_code)]
+
+pub mod rebuild;

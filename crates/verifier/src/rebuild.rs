@@ -1,0 +1,191 @@
+//! Rebuild the layer `ADD <source> /` produces under an engine profile.
+//!
+//! This is the pipeline every command shares: the source goes through Docker's `ADD` rules
+//! (`layerproof_archive::source::add`) with the profile's unpack switches, the free parameters
+//! that only the published side knows (the build's wall-clock time on implied directories, the
+//! uid/gid → name table, the metadata of a plain-copied file) are applied, and the tree is
+//! written by `layerproof_layer::write_layer`, hashing as it streams.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use layerproof_archive::Timestamp;
+use layerproof_archive::compression::Compression;
+use layerproof_archive::source::{self, Added};
+use layerproof_archive::tree::{Inode, Kind, Origin, ROOT, Tree};
+use layerproof_archive::unpack::{Hazard, Refusal};
+use layerproof_layer::{LayerOptions, LayerSummary, NameTable, Profile};
+
+/// Metadata Docker gives a source that is not an archive and is copied as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainFileMeta {
+    /// Permission bits of the file in the build context.
+    pub perm: u32,
+    /// Its modification time in the build context.
+    pub mtime: Timestamp,
+}
+
+impl Default for PlainFileMeta {
+    fn default() -> Self {
+        PlainFileMeta {
+            perm: 0o644,
+            mtime: Timestamp::EPOCH,
+        }
+    }
+}
+
+/// Everything a rebuild depends on besides the source bytes.
+#[derive(Debug, Clone)]
+pub struct Params<'a> {
+    /// The engine.
+    pub profile: &'a Profile,
+    /// Base name of the source (the name a plain copy gets).
+    pub source_name: Vec<u8>,
+    /// mtime Docker stamps on implied directories (its wall clock during the build).
+    pub build_time: Timestamp,
+    /// Per-directory overrides of `build_time` (path without trailing slash → mtime), e.g.
+    /// recovered from a published layer when the extraction crossed a second boundary.
+    pub implied_times: BTreeMap<Vec<u8>, Timestamp>,
+    /// uid/gid → name table for profiles that look names up.
+    pub names: Option<NameTable>,
+    /// Metadata of the source file, used when it is copied rather than unpacked.
+    pub plain_file: PlainFileMeta,
+    /// Memory budget for file bodies before they spill to a temporary file.
+    pub memory_budget: u64,
+}
+
+impl<'a> Params<'a> {
+    /// Parameters with the epoch as build time and nothing else known.
+    pub fn new(profile: &'a Profile, source_name: impl Into<Vec<u8>>) -> Self {
+        Params {
+            profile,
+            source_name: source_name.into(),
+            build_time: Timestamp::EPOCH,
+            implied_times: BTreeMap::new(),
+            names: None,
+            plain_file: PlainFileMeta::default(),
+            memory_budget: layerproof_archive::content::DEFAULT_MEMORY_BUDGET,
+        }
+    }
+}
+
+/// A rebuilt layer.
+#[derive(Debug)]
+pub struct Layer {
+    /// The extracted tree the layer was written from.
+    pub tree: Tree,
+    /// Hazards met while unpacking (empty for a plain copy).
+    pub hazards: Vec<Hazard>,
+    /// diff_id, size and entry count of the written layer.
+    pub summary: LayerSummary,
+    /// How the source was treated.
+    pub treatment: Treatment,
+}
+
+/// How Docker treats the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Treatment {
+    /// Unpacked as an archive with this compression.
+    Unpacked(Compression),
+    /// Copied as a plain file (the first tar header does not parse).
+    Copied {
+        /// Why it is not an archive.
+        reason: String,
+    },
+}
+
+/// The outcome of a rebuild.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The engine would build this layer.
+    Built(Box<Layer>),
+    /// The engine would refuse the `ADD`.
+    Refused(Refusal),
+}
+
+/// Failures of our own input or output.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or unpacking the source failed.
+    #[error(transparent)]
+    Source(#[from] source::Error),
+    /// Writing the layer failed.
+    #[error(transparent)]
+    Layer(#[from] layerproof_layer::writer::Error),
+    /// The plain-copy body could not be stored.
+    #[error("storing the copied file: {0}")]
+    Content(#[from] layerproof_archive::content::Error),
+}
+
+/// Opens the source from its start; called once, and a second time only if the source turns
+/// out not to be an archive and must be copied byte for byte.
+pub type Opener<'a> = &'a dyn Fn() -> std::io::Result<Box<dyn Read + Send>>;
+
+/// Rebuild the layer of `ADD <source> /` into `out`.
+pub fn rebuild<W: Write>(
+    open: Opener<'_>,
+    params: &Params<'_>,
+    out: W,
+) -> Result<(W, Outcome), Error> {
+    let mut opts = source::Options::default();
+    opts.decompress.zstd = params.profile.zstd_unpack.value;
+    opts.unpack = params.profile.unpack_options(params.build_time);
+    opts.unpack.memory_budget = params.memory_budget;
+    let added = source::add(open().map_err(source::Error::Io)?, &opts)?;
+    let (mut tree, hazards, treatment) = match added {
+        Added::Archive(a) => match a.outcome {
+            Ok(u) => (u.tree, u.hazards, Treatment::Unpacked(a.compression)),
+            Err(r) => return Ok((out, Outcome::Refused(r))),
+        },
+        Added::PlainFile { reason, .. } => {
+            let mut tree = Tree::new(params.memory_budget);
+            let mut body = open().map_err(source::Error::Io)?;
+            let len = {
+                // The store needs the length up front; count while spooling through a
+                // temporary store first would double the work, so read the body once here.
+                let mut buf = Vec::new();
+                body.read_to_end(&mut buf).map_err(source::Error::Io)?;
+                tree.content_mut().put_bytes(&buf)?
+            };
+            let mut ino = Inode::new(Kind::File);
+            ino.perm = params.plain_file.perm;
+            ino.mtime = params.plain_file.mtime;
+            ino.content = Some(len);
+            let ino = tree.add_inode(ino);
+            tree.link(ROOT, &params.source_name, ino, Origin::Entry { index: 0 });
+            (tree, Vec::new(), Treatment::Copied { reason })
+        }
+    };
+    apply_implied_times(&mut tree, &params.implied_times);
+    let mut layer_opts = LayerOptions::new(params.profile);
+    if let Some(names) = &params.names {
+        layer_opts = layer_opts.with_names(names);
+    }
+    let (out, summary) = layerproof_layer::write_layer(&tree, &layer_opts, out)?;
+    Ok((
+        out,
+        Outcome::Built(Box::new(Layer {
+            tree,
+            hazards,
+            summary,
+            treatment,
+        })),
+    ))
+}
+
+/// Give implied directories their recovered per-path times.
+fn apply_implied_times(tree: &mut Tree, times: &BTreeMap<Vec<u8>, Timestamp>) {
+    if times.is_empty() {
+        return;
+    }
+    let implied: Vec<(Vec<u8>, u32)> = tree
+        .walk()
+        .filter(|e| tree.node(e.node).origin == Origin::Implied)
+        .map(|e| (e.path, tree.node(e.node).inode))
+        .collect();
+    for (path, ino) in implied {
+        if let Some(t) = times.get(&path) {
+            tree.inode_mut(ino).mtime = *t;
+        }
+    }
+}

@@ -181,8 +181,7 @@ pub struct Error {
     /// Byte offset in the decompressed stream: the header block being parsed, or the read
     /// position inside the entry's data.
     pub offset: u64,
-    /// What went wrong.
-    #[source]
+    /// What went wrong (already part of this error's message, so not reported as its source).
     pub kind: ErrorKind,
 }
 

@@ -35,6 +35,7 @@ struct Cli {
 enum Command {
     Explain(cmd::explain::Args),
     Inspect(cmd::inspect::Args),
+    Profiles(cmd::profiles::Args),
     Unpack(cmd::unpack::Args),
 }
 
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Explain(args) => cmd::explain::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Profiles(args) => cmd::profiles::run(args),
         Command::Unpack(args) => cmd::unpack::run(args),
     };
     match result {

@@ -251,10 +251,28 @@ mod tests {
     fn short_body_is_an_error() {
         let mut store = ContentStore::new(0);
         let err = store.put(&mut &b"abc"[..], 5).unwrap_err();
-        assert!(matches!(err, Error::Short { got: 3, expected: 5 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Short {
+                    got: 3,
+                    expected: 5
+                }
+            ),
+            "{err}"
+        );
         let mut store = ContentStore::new(100);
         let err = store.put(&mut &b"abc"[..], 5).unwrap_err();
-        assert!(matches!(err, Error::Short { got: 3, expected: 5 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Short {
+                    got: 3,
+                    expected: 5
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(store.memory_bytes(), 0);
     }
 }

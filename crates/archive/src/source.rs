@@ -96,7 +96,11 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
         match unpacker.apply(&header, &mut reader.body()) {
             Ok(()) => {}
             Err(unpack::Error::Refused(r)) => break Err(r),
-            Err(unpack::Error::Content { source, entry, name }) => {
+            Err(unpack::Error::Content {
+                source,
+                entry,
+                name,
+            }) => {
                 // A body that ends early or fails to decompress is a broken stream.
                 if let crate::content::Error::Source(io) = &source
                     && let Some(limit) = LimitExceeded::find(io)
@@ -104,7 +108,11 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
                     return Err(Error::Limit(limit));
                 }
                 if matches!(source, crate::content::Error::Spill(_)) {
-                    return Err(Error::Unpack(unpack::Error::Content { source, entry, name }));
+                    return Err(Error::Unpack(unpack::Error::Content {
+                        source,
+                        entry,
+                        name,
+                    }));
                 }
                 break Err(Refusal {
                     entry: Some(entry),
@@ -116,15 +124,17 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
         }
         match reader.next_header() {
             Ok(Some(h)) => header = h,
-            Ok(None) => break unpacker.finish().map_err(|e| match e {
-                unpack::Error::Refused(r) => r,
-                other => Refusal {
-                    entry: None,
-                    name: String::new(),
-                    kind: RefusalKind::CorruptArchive,
-                    message: other.to_string(),
-                },
-            }),
+            Ok(None) => {
+                break unpacker.finish().map_err(|e| match e {
+                    unpack::Error::Refused(r) => r,
+                    other => Refusal {
+                        entry: None,
+                        name: String::new(),
+                        kind: RefusalKind::CorruptArchive,
+                        message: other.to_string(),
+                    },
+                });
+            }
             Err(e) => {
                 if let Some(limit) = read_limit(&e) {
                     return Err(Error::Limit(limit));

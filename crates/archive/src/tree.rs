@@ -306,13 +306,23 @@ impl Tree {
                 let _ = write!(out, " dev {},{}", ino.devmajor, ino.devminor);
             }
             if let Some(c) = ino.content {
-                let _ = write!(out, " size {} sha256 {}", c.len, &hex::encode(c.sha256)[..12]);
+                let _ = write!(
+                    out,
+                    " size {} sha256 {}",
+                    c.len,
+                    &hex::encode(c.sha256)[..12]
+                );
             }
             if ino.nlink > 1 {
                 let _ = write!(out, " links {}", ino.nlink);
             }
             for (k, v) in &ino.xattrs {
-                let _ = write!(out, " xattr {}={}", String::from_utf8_lossy(k), hex::encode(v));
+                let _ = write!(
+                    out,
+                    " xattr {}={}",
+                    String::from_utf8_lossy(k),
+                    hex::encode(v)
+                );
             }
             out.push('\n');
         }

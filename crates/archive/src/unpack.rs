@@ -420,7 +420,8 @@ impl Unpacker {
         }
         // §3.2: global headers are skipped before anything else happens.
         if hdr.typeflag == typeflag::XGLOBAL {
-            self.hazards.push(Hazard::GlobalHeaderIgnored { entry: index });
+            self.hazards
+                .push(Hazard::GlobalHeaderIgnored { entry: index });
             return Ok(());
         }
         let Some(components) = self.clean_name(hdr, index)? else {
@@ -487,11 +488,7 @@ impl Unpacker {
                             op: "chtimes",
                             errno: Errno::Enoent,
                         },
-                        message: format!(
-                            "chtimes /{}: {}",
-                            d.display,
-                            Errno::Enoent.message()
-                        ),
+                        message: format!("chtimes /{}: {}", d.display, Errno::Enoent.message()),
                     }));
                 }
                 Err(errno) => {
@@ -538,7 +535,14 @@ impl Unpacker {
         })
     }
 
-    fn syscall(&self, hdr: &Header, index: u64, op: &'static str, path: &str, errno: Errno) -> Error {
+    fn syscall(
+        &self,
+        hdr: &Header,
+        index: u64,
+        op: &'static str,
+        path: &str,
+        errno: Errno,
+    ) -> Error {
         self.refuse(
             hdr,
             index,
@@ -882,9 +886,7 @@ impl Unpacker {
         }
         let ino = self.tree.node(target).inode;
         let before = self.tree.inode(ino).clone();
-        let node = self
-            .tree
-            .link(parent, name, ino, Origin::Entry { index });
+        let node = self.tree.link(parent, name, ino, Origin::Entry { index });
         self.linked.push(ino);
         let differs = before.kind != Kind::Symlink
             && (before.perm != hdr.perm()

@@ -123,7 +123,10 @@ fn listed_directory_adopts_an_implied_one() {
         "usr/ directory 0700 0:0 1000
          usr/x file 0644 0:0 1000 size 1 sha256 2d711642b726",
     );
-    assert!(!hz.iter().any(|h| matches!(h, Hazard::ImpliedDirectory { .. })));
+    assert!(
+        !hz.iter()
+            .any(|h| matches!(h, Hazard::ImpliedDirectory { .. }))
+    );
 }
 
 #[test]
@@ -135,7 +138,14 @@ fn root_entry_metadata_is_ignored() {
         })],
         "",
     );
-    assert!(matches!(hz[0], Hazard::RootEntryIgnored { mode: 0o700, uid: 5, .. }));
+    assert!(matches!(
+        hz[0],
+        Hazard::RootEntryIgnored {
+            mode: 0o700,
+            uid: 5,
+            ..
+        }
+    ));
     // `.` as a regular file is skipped too (`fi.IsDir() && hdr.Name == "."`).
     check(&[file(".", "")], "");
 }
@@ -147,7 +157,10 @@ fn duplicate_path_last_wins() {
         "etc/ directory 0755 0:0 5000
          etc/passwd file 0644 0:0 1000 size 3 sha256 3fc4ccfe7458",
     );
-    assert!(hz.iter().any(|h| matches!(h, Hazard::DuplicatePath { entry: 1, .. })));
+    assert!(
+        hz.iter()
+            .any(|h| matches!(h, Hazard::DuplicatePath { entry: 1, .. }))
+    );
 }
 
 #[test]
@@ -177,8 +190,14 @@ fn file_replacing_directory_removes_subtree_and_gets_its_time_at_the_end() {
         ],
         "a file 0644 0:0 7 size 3 sha256 11507a0e2f5e",
     );
-    assert!(hz.iter().any(|h| matches!(h, Hazard::SubtreeReplaced { removed: 2, .. })));
-    assert!(hz.iter().any(|h| matches!(h, Hazard::DirTimeAppliedToNonDir { .. })));
+    assert!(
+        hz.iter()
+            .any(|h| matches!(h, Hazard::SubtreeReplaced { removed: 2, .. }))
+    );
+    assert!(
+        hz.iter()
+            .any(|h| matches!(h, Hazard::DirTimeAppliedToNonDir { .. }))
+    );
 }
 
 #[test]
@@ -223,7 +242,10 @@ fn hardlink_takes_metadata_of_the_last_header_and_flips_direction() {
          bin/bash file 0644 0:0 20 size 3 sha256 706abe3c9015 links 2
          bin/sh file 0644 0:0 20 size 3 sha256 706abe3c9015 links 2",
     );
-    assert!(hz.iter().any(|h| matches!(h, Hazard::HardlinkMetadataOverride { .. })));
+    assert!(
+        hz.iter()
+            .any(|h| matches!(h, Hazard::HardlinkMetadataOverride { .. }))
+    );
     assert!(hz.iter().any(|h| matches!(
         h,
         Hazard::HardlinkDirectionFlip { archive_file, layer_file }
@@ -307,20 +329,31 @@ fn write_through_symlink_to_missing_directory_fails() {
 fn write_through_symlink_lands_inside_the_root() {
     // The chroot resolves `/tmp` inside the rootfs.
     check(
-        &[dir("tmp/"), symlink("evil", "/tmp"), file("evil/through", "x")],
+        &[
+            dir("tmp/"),
+            symlink("evil", "/tmp"),
+            file("evil/through", "x"),
+        ],
         "evil symlink 0777 0:0 1000 -> /tmp
          tmp/ directory 0755 0:0 1000
          tmp/through file 0644 0:0 1000 size 1 sha256 2d711642b726",
     );
     // A relative target that climbs above the root is clamped there as well.
     let hz = check(
-        &[dir("etc/"), symlink("a/up", "../../../etc"), file("a/up/f", "x")],
+        &[
+            dir("etc/"),
+            symlink("a/up", "../../../etc"),
+            file("a/up/f", "x"),
+        ],
         "a/ directory 0755 0:0 5000
          a/up symlink 0777 0:0 1000 -> ../../../etc
          etc/ directory 0755 0:0 1000
          etc/f file 0644 0:0 1000 size 1 sha256 2d711642b726",
     );
-    assert!(hz.iter().any(|h| matches!(h, Hazard::SymlinkClimbsAboveRoot { .. })));
+    assert!(
+        hz.iter()
+            .any(|h| matches!(h, Hazard::SymlinkClimbsAboveRoot { .. }))
+    );
 }
 
 #[test]
@@ -353,7 +386,11 @@ fn implied_directory_through_dangling_symlink_is_eexist() {
 #[test]
 fn dotdot_and_absolute_names_are_cleaned_with_moby_rules() {
     let hz = check(
-        &[file("../x", "x"), file("/abs/y", "y"), file("a/./b/../c", "c")],
+        &[
+            file("../x", "x"),
+            file("/abs/y", "y"),
+            file("a/./b/../c", "c"),
+        ],
         "a/ directory 0755 0:0 5000
          a/c file 0644 0:0 1000 size 1 sha256 2e7d2c03a950
          abs/ directory 0755 0:0 5000
@@ -518,7 +555,10 @@ fn owners_follow_chown_semantics() {
         },
     )
     .unwrap();
-    assert_eq!(u.tree.dump(), "f file 0644 100:101 1000 size 0 sha256 e3b0c44298fc\n");
+    assert_eq!(
+        u.tree.dump(),
+        "f file 0644 100:101 1000 size 0 sha256 e3b0c44298fc\n"
+    );
 }
 
 #[test]
@@ -540,7 +580,10 @@ fn xattrs_are_set_with_docker_error_rules() {
         "l symlink 0777 0:0 1000 -> ping
          ping file 0644 0:0 1000 size 0 sha256 e3b0c44298fc xattr security.capability=0000000000000000000000000000000000000000 xattr user.foo=626172",
     );
-    assert!(hz.iter().any(|h| matches!(h, Hazard::XattrDropped { name, .. } if name == "user.foo")));
+    assert!(
+        hz.iter()
+            .any(|h| matches!(h, Hazard::XattrDropped { name, .. } if name == "user.foo"))
+    );
     check_refused(
         &[with(file("bad", ""), |h| {
             h.pax_records
@@ -603,8 +646,9 @@ mod props {
     /// Entries without symlinks: with symlinks, a second pass can write through a link the
     /// first pass created, in Docker as here, so "replay is idempotent" only holds without them.
     fn arb_entry() -> impl Strategy<Value = E> {
-        let name = prop::collection::vec(prop::sample::select(vec!["a", "b", "..", ".", "c"]), 1..4)
-            .prop_map(|v| v.join("/"));
+        let name =
+            prop::collection::vec(prop::sample::select(vec!["a", "b", "..", ".", "c"]), 1..4)
+                .prop_map(|v| v.join("/"));
         (name, 0u8..3, 0i64..3).prop_map(|(n, kind, t)| {
             let e = match kind {
                 0 => file(&n, "data"),

@@ -371,7 +371,10 @@ const BASIC_KEYS: [&[u8]; 10] = [
 ];
 
 /// Go's `allowedFormats`: which encodings can hold `h`, and the PAX records it would need.
-fn allowed_formats(h: &TarHeader) -> Result<(Allowed, BTreeMap<Vec<u8>, Vec<u8>>), HeaderError> {
+/// PAX records by key.
+type Records = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn allowed_formats(h: &TarHeader) -> Result<(Allowed, Records), HeaderError> {
     let mut f = Allowed {
         ustar: true,
         pax: true,
@@ -486,10 +489,10 @@ fn allowed_formats(h: &TarHeader) -> Result<(Allowed, BTreeMap<Vec<u8>, Vec<u8>>
         | typeflag::CHAR
         | typeflag::BLOCK
         | typeflag::FIFO
-        | typeflag::GNU_SPARSE => {
-            if h.name.last() == Some(&b'/') {
-                return Err(HeaderError::TrailingSlash);
-            }
+        | typeflag::GNU_SPARSE
+            if h.name.last() == Some(&b'/') =>
+        {
+            return Err(HeaderError::TrailingSlash);
         }
         typeflag::XHEADER | typeflag::GNU_LONGNAME | typeflag::GNU_LONGLINK | typeflag::XGLOBAL => {
             return Err(HeaderError::SpecialType(h.typeflag));

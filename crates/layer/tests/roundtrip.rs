@@ -33,14 +33,29 @@ fn name_strategy() -> impl Strategy<Value = Vec<u8>> {
 fn header_strategy() -> impl Strategy<Value = (TarHeader, usize)> {
     (
         name_strategy(),
-        prop_oneof![Just(b'0'), Just(b'5'), Just(b'2'), Just(b'1'), Just(b'3'), Just(b'6')],
+        prop_oneof![
+            Just(b'0'),
+            Just(b'5'),
+            Just(b'2'),
+            Just(b'1'),
+            Just(b'3'),
+            Just(b'6')
+        ],
         0i64..0o200000,
         prop_oneof![0i64..2_097_152, 2_097_152i64..5_000_000_000],
         0i64..3_000_000,
         (0usize..1500),
-        prop_oneof![0i64..8_589_934_592, -1_000_000i64..0, 8_589_934_592i64..1 << 40],
+        prop_oneof![
+            0i64..8_589_934_592,
+            -1_000_000i64..0,
+            8_589_934_592i64..1 << 40
+        ],
         prop_oneof![Just(0u32), 0u32..1_000_000_000],
-        proptest::collection::btree_map("[a-z.]{1,12}", proptest::collection::vec(any::<u8>(), 0..30), 0..3),
+        proptest::collection::btree_map(
+            "[a-z.]{1,12}",
+            proptest::collection::vec(any::<u8>(), 0..30),
+            0..3,
+        ),
         name_strategy(),
         (0i64..4096, 0i64..1_048_576),
         prop_oneof![Just(Vec::new()), "[a-z]{1,40}".prop_map(String::into_bytes)],
@@ -54,7 +69,11 @@ fn header_strategy() -> impl Strategy<Value = (TarHeader, usize)> {
                 let data = if flag == b'0' { size } else { 0 };
                 let h = TarHeader {
                     name,
-                    linkname: if matches!(flag, b'1' | b'2') { link } else { Vec::new() },
+                    linkname: if matches!(flag, b'1' | b'2') {
+                        link
+                    } else {
+                        Vec::new()
+                    },
                     typeflag: flag,
                     mode,
                     uid,

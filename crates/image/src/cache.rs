@@ -67,7 +67,11 @@ impl BlobCache {
     }
 
     /// Moves a verified spool file into place.
-    pub(crate) fn commit(&self, mut tmp: tempfile::NamedTempFile, d: &Digest) -> Result<PathBuf, Error> {
+    pub(crate) fn commit(
+        &self,
+        mut tmp: tempfile::NamedTempFile,
+        d: &Digest,
+    ) -> Result<PathBuf, Error> {
         let p = self.path(d);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;

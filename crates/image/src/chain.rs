@@ -97,7 +97,12 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn image(&mut self, manifest: Option<Descriptor>, config: Descriptor, layers: Vec<Descriptor>) -> Result<Image, Error> {
+    fn image(
+        &mut self,
+        manifest: Option<Descriptor>,
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    ) -> Result<Image, Error> {
         let bytes = self.src.blob(&config)?.read_all(MAX_CONFIG)?;
         let summary = ConfigSummary::parse(&bytes, &format!("config {}", config.digest))?;
         let warning = (summary.diff_ids.len() != layers.len()).then(|| {
@@ -124,28 +129,44 @@ impl Walker<'_> {
         })
     }
 
-    fn node(&mut self, desc: Option<Descriptor>, bytes: &[u8], depth: usize) -> Result<Node, Error> {
+    fn node(
+        &mut self,
+        desc: Option<Descriptor>,
+        bytes: &[u8],
+        depth: usize,
+    ) -> Result<Node, Error> {
         if depth > MAX_DEPTH {
             return Err(Error::Layout {
                 what: self.src.name(),
                 reason: format!("indexes nested deeper than {MAX_DEPTH}"),
             });
         }
-        let what = desc.as_ref().map_or_else(|| format!("index.json of {}", self.src.name()), |d| d.digest.to_string());
+        let what = desc.as_ref().map_or_else(
+            || format!("index.json of {}", self.src.name()),
+            |d| d.digest.to_string(),
+        );
         let hint = desc.as_ref().map(|d| d.media_type.as_str());
         match Manifest::parse(bytes, hint, &what)? {
             Manifest::Image { config, layers, .. } => {
                 let img = self.image(desc, config, layers)?;
                 Ok(Node::Image(Box::new(img)))
             }
-            Manifest::Index { media_type, manifests } => {
+            Manifest::Index {
+                media_type,
+                manifests,
+            } => {
                 let desc = desc.map(|d| Descriptor { media_type, ..d });
                 self.index(desc, manifests, depth)
             }
         }
     }
 
-    fn index(&mut self, desc: Option<Descriptor>, manifests: Vec<Descriptor>, depth: usize) -> Result<Node, Error> {
+    fn index(
+        &mut self,
+        desc: Option<Descriptor>,
+        manifests: Vec<Descriptor>,
+        depth: usize,
+    ) -> Result<Node, Error> {
         let wanted = self.sel.wanted();
         let mut children = Vec::new();
         let mut taken_one = false;
@@ -161,7 +182,11 @@ impl Walker<'_> {
             if let (Some(w), Some(p), false) = (&wanted, &m.platform, is_index) {
                 self.available.push(p.to_string());
                 if !p.satisfies(w) || taken_one {
-                    let reason = if taken_one { "another entry matched first" } else { "other platform" };
+                    let reason = if taken_one {
+                        "another entry matched first"
+                    } else {
+                        "other platform"
+                    };
                     children.push(Node::Skipped {
                         descriptor: m,
                         reason: reason.into(),
@@ -174,17 +199,17 @@ impl Walker<'_> {
             let bytes = self.src.manifest(&m, self.max_manifest)?;
             let child = self.node(Some(m), &bytes, depth + 1)?;
             // a manifest without an index platform: decide by its config
-            if let (Some(w), Node::Image(img)) = (&wanted, &child) {
-                if !img.summary.platform.satisfies(w) {
-                    self.available.push(img.summary.platform.to_string());
-                    if let Some(d) = img.manifest.clone() {
-                        children.push(Node::Skipped {
-                            descriptor: d,
-                            reason: "other platform".into(),
-                        });
-                    }
-                    continue;
+            if let (Some(w), Node::Image(img)) = (&wanted, &child)
+                && !img.summary.platform.satisfies(w)
+            {
+                self.available.push(img.summary.platform.to_string());
+                if let Some(d) = img.manifest.clone() {
+                    children.push(Node::Skipped {
+                        descriptor: d,
+                        reason: "other platform".into(),
+                    });
                 }
+                continue;
             }
             if has_image(&child) {
                 taken_one |= wanted.is_some();
@@ -225,7 +250,11 @@ impl Chain {
 
 /// Walks a source from its root to every selected image, reading (and verifying) every
 /// manifest and config on the way. Layer blobs are described, not read.
-pub fn resolve(src: &dyn ImageSource, sel: &PlatformSelector, max_manifest: u64) -> Result<Chain, Error> {
+pub fn resolve(
+    src: &dyn ImageSource,
+    sel: &PlatformSelector,
+    max_manifest: u64,
+) -> Result<Chain, Error> {
     let mut w = Walker {
         src,
         sel,
@@ -248,14 +277,14 @@ pub fn resolve(src: &dyn ImageSource, sel: &PlatformSelector, max_manifest: u64)
         }
     };
     // a single image whose config names another platform than one explicitly asked for
-    if let (PlatformSelector::One(p), Node::Image(img)) = (sel, &root) {
-        if !img.summary.platform.satisfies(p) {
-            return Err(Error::PlatformNotFound {
-                what: src.name(),
-                wanted: p.to_string(),
-                available: vec![img.summary.platform.to_string()],
-            });
-        }
+    if let (PlatformSelector::One(p), Node::Image(img)) = (sel, &root)
+        && !img.summary.platform.satisfies(p)
+    {
+        return Err(Error::PlatformNotFound {
+            what: src.name(),
+            wanted: p.to_string(),
+            available: vec![img.summary.platform.to_string()],
+        });
     }
     if !has_image(&root) {
         let mut available = w.available.clone();
@@ -263,7 +292,9 @@ pub fn resolve(src: &dyn ImageSource, sel: &PlatformSelector, max_manifest: u64)
         available.dedup();
         return Err(Error::PlatformNotFound {
             what: src.name(),
-            wanted: sel.wanted().map_or_else(|| "any".to_string(), |p| p.to_string()),
+            wanted: sel
+                .wanted()
+                .map_or_else(|| "any".to_string(), |p| p.to_string()),
             available,
         });
     }
@@ -280,17 +311,26 @@ pub fn resolve(src: &dyn ImageSource, sel: &PlatformSelector, max_manifest: u64)
 
 fn shown_by(c: &Chain) -> ShownBy {
     let node_digest = |n: &Node| match n {
-        Node::Index { descriptor: Some(d), .. } => Some(d.digest.clone()),
+        Node::Index {
+            descriptor: Some(d),
+            ..
+        } => Some(d.digest.clone()),
         Node::Image(i) => i.manifest.as_ref().map(|d| d.digest.clone()),
         _ => None,
     };
     let top = match &c.root {
         // an OCI layout's index.json: its single entry is what a push would publish
-        Node::Index { descriptor: None, children } if children.len() == 1 => node_digest(&children[0]),
+        Node::Index {
+            descriptor: None,
+            children,
+        } if children.len() == 1 => node_digest(&children[0]),
         n => node_digest(n),
     };
     let images = c.images();
-    let per_platform: Vec<Digest> = images.iter().filter_map(|i| i.manifest.as_ref().map(|d| d.digest.clone())).collect();
+    let per_platform: Vec<Digest> = images
+        .iter()
+        .filter_map(|i| i.manifest.as_ref().map(|d| d.digest.clone()))
+        .collect();
     let ids: Vec<Digest> = images.iter().map(|i| i.config.digest.clone()).collect();
     let mut s = ShownBy {
         image_id: ids,
@@ -302,7 +342,9 @@ fn shown_by(c: &Chain) -> ShownBy {
             s.docker_image_ls_digests = top.clone();
             s.registry_web_page = per_platform;
             s.notes.push("`docker pull` and `docker image ls --digests` show the digest the tag resolved to; for a multi-platform image that is the index, not any platform's manifest.".into());
-            s.notes.push("A registry web page (Docker Hub) lists one manifest digest per platform.".into());
+            s.notes.push(
+                "A registry web page (Docker Hub) lists one manifest digest per platform.".into(),
+            );
         }
         _ => {
             s.notes.push("After `docker load`, `docker image ls --digests` shows <none>: a loaded image has no repo digest until it is pushed or pulled.".into());
@@ -324,13 +366,19 @@ fn fmt_desc(d: &Descriptor) -> String {
 
 fn render_node(n: &Node, indent: &str, out: &mut String) {
     match n {
-        Node::Index { descriptor, children } => {
+        Node::Index {
+            descriptor,
+            children,
+        } => {
             match descriptor {
                 Some(d) => {
                     let _ = writeln!(out, "{indent}index {}", fmt_desc(d));
                 }
                 None => {
-                    let _ = writeln!(out, "{indent}(unaddressed top: index.json or manifest.json, no digest)");
+                    let _ = writeln!(
+                        out,
+                        "{indent}(unaddressed top: index.json or manifest.json, no digest)"
+                    );
                 }
             }
             for c in children {
@@ -338,8 +386,16 @@ fn render_node(n: &Node, indent: &str, out: &mut String) {
             }
         }
         Node::Skipped { descriptor, reason } => {
-            let plat = descriptor.platform.as_ref().map(Platform::to_string).unwrap_or_default();
-            let _ = writeln!(out, "{indent}skipped {} {plat} ({reason})", descriptor.digest);
+            let plat = descriptor
+                .platform
+                .as_ref()
+                .map(Platform::to_string)
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{indent}skipped {} {plat} ({reason})",
+                descriptor.digest
+            );
         }
         Node::Image(img) => {
             let plat = &img.summary.platform;
@@ -348,7 +404,10 @@ fn render_node(n: &Node, indent: &str, out: &mut String) {
                     let _ = writeln!(out, "{indent}manifest [{plat}] {}", fmt_desc(m));
                 }
                 None => {
-                    let _ = writeln!(out, "{indent}image [{plat}] (legacy docker-archive: no manifest)");
+                    let _ = writeln!(
+                        out,
+                        "{indent}image [{plat}] (legacy docker-archive: no manifest)"
+                    );
                 }
             }
             let _ = writeln!(out, "{indent}  config (image ID) {}", fmt_desc(&img.config));
@@ -373,19 +432,55 @@ fn render_node(n: &Node, indent: &str, out: &mut String) {
 /// The human-readable tree.
 pub fn render_text(c: &Chain) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({})", c.reference, serde_json::to_value(c.transport).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default());
+    let _ = writeln!(
+        out,
+        "{} ({})",
+        c.reference,
+        serde_json::to_value(c.transport)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    );
     if !c.tags.is_empty() {
         let _ = writeln!(out, "tags: {}", c.tags.join(", "));
     }
     render_node(&c.root, "  ", &mut out);
     let s = &c.shown_by;
     let _ = writeln!(out, "which digest is which:");
-    let opt = |d: &Option<Digest>| d.as_ref().map_or_else(|| "-".to_string(), Digest::to_string);
-    let list = |v: &[Digest]| if v.is_empty() { "-".to_string() } else { v.iter().map(Digest::to_string).collect::<Vec<_>>().join(", ") };
-    let _ = writeln!(out, "  docker pull prints:              {}", opt(&s.docker_pull));
-    let _ = writeln!(out, "  docker image ls --digests:       {}", opt(&s.docker_image_ls_digests));
-    let _ = writeln!(out, "  registry web page (per platform): {}", list(&s.registry_web_page));
-    let _ = writeln!(out, "  image ID (config digest):        {}", list(&s.image_id));
+    let opt = |d: &Option<Digest>| {
+        d.as_ref()
+            .map_or_else(|| "-".to_string(), Digest::to_string)
+    };
+    let list = |v: &[Digest]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.iter()
+                .map(Digest::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "  docker pull prints:              {}",
+        opt(&s.docker_pull)
+    );
+    let _ = writeln!(
+        out,
+        "  docker image ls --digests:       {}",
+        opt(&s.docker_image_ls_digests)
+    );
+    let _ = writeln!(
+        out,
+        "  registry web page (per platform): {}",
+        list(&s.registry_web_page)
+    );
+    let _ = writeln!(
+        out,
+        "  image ID (config digest):        {}",
+        list(&s.image_id)
+    );
     for n in &s.notes {
         let _ = writeln!(out, "  note: {n}");
     }

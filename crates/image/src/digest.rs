@@ -34,7 +34,11 @@ impl Digest {
                 reason: "bad algorithm name",
             });
         }
-        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b)) {
+        if hex.is_empty()
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b))
+        {
             return Err(Error::MalformedDigest {
                 input: input.to_string(),
                 reason: "bad encoded part",
@@ -45,7 +49,11 @@ impl Digest {
                 digest: input.to_string(),
             });
         }
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(Error::MalformedDigest {
                 input: input.to_string(),
                 reason: "sha256 needs 64 lowercase hex digits",
@@ -195,13 +203,13 @@ impl<R: Read> VerifiedReader<R> {
 
     /// Reads everything (at most `limit` bytes) into memory, verified.
     pub fn read_all(mut self, limit: u64) -> Result<Vec<u8>, Error> {
-        if let Some(size) = self.size {
-            if size > limit {
-                return Err(Error::TooLarge {
-                    what: self.what.clone(),
-                    limit,
-                });
-            }
+        if let Some(size) = self.size
+            && size > limit
+        {
+            return Err(Error::TooLarge {
+                what: self.what.clone(),
+                limit,
+            });
         }
         let mut buf = Vec::new();
         let what = self.what.clone();
@@ -228,21 +236,22 @@ impl<R: Read> Read for VerifiedReader<R> {
         }
         let room = match self.size {
             // allow one byte past the size so that an overlong stream is detected
-            Some(size) => (size.saturating_sub(self.hasher.len()).saturating_add(1)).min(buf.len() as u64) as usize,
+            Some(size) => (size.saturating_sub(self.hasher.len()).saturating_add(1))
+                .min(buf.len() as u64) as usize,
             None => buf.len(),
         };
         let n = self.inner.read(&mut buf[..room])?;
         if n == 0 {
             let actual_len = self.hasher.len();
-            if let Some(size) = self.size {
-                if actual_len != size {
-                    return Err(self.fail(Error::SizeMismatch {
-                        what: self.what.clone(),
-                        expected: size,
-                        actual: actual_len,
-                        truncated: actual_len < size,
-                    }));
-                }
+            if let Some(size) = self.size
+                && actual_len != size
+            {
+                return Err(self.fail(Error::SizeMismatch {
+                    what: self.what.clone(),
+                    expected: size,
+                    actual: actual_len,
+                    truncated: actual_len < size,
+                }));
             }
             let actual = self.hasher.clone().finish();
             if actual != self.expected {
@@ -255,15 +264,15 @@ impl<R: Read> Read for VerifiedReader<R> {
             self.done = true;
             return Ok(0);
         }
-        if let Some(size) = self.size {
-            if self.hasher.len() + n as u64 > size {
-                return Err(self.fail(Error::SizeMismatch {
-                    what: self.what.clone(),
-                    expected: size,
-                    actual: self.hasher.len() + n as u64,
-                    truncated: false,
-                }));
-            }
+        if let Some(size) = self.size
+            && self.hasher.len() + n as u64 > size
+        {
+            return Err(self.fail(Error::SizeMismatch {
+                what: self.what.clone(),
+                expected: size,
+                actual: self.hasher.len() + n as u64,
+                truncated: false,
+            }));
         }
         self.hasher.update(&buf[..n]);
         Ok(n)
@@ -282,10 +291,22 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(Digest::parse(&d.to_string()).unwrap(), d);
-        assert!(matches!(Digest::parse("sha512:abcd"), Err(Error::UnsupportedDigest { .. })));
-        assert!(matches!(Digest::parse("sha256:ABC"), Err(Error::MalformedDigest { .. })));
-        assert!(matches!(Digest::parse("nocolon"), Err(Error::MalformedDigest { .. })));
-        assert!(matches!(Digest::parse("sha256:"), Err(Error::MalformedDigest { .. })));
+        assert!(matches!(
+            Digest::parse("sha512:abcd"),
+            Err(Error::UnsupportedDigest { .. })
+        ));
+        assert!(matches!(
+            Digest::parse("sha256:ABC"),
+            Err(Error::MalformedDigest { .. })
+        ));
+        assert!(matches!(
+            Digest::parse("nocolon"),
+            Err(Error::MalformedDigest { .. })
+        ));
+        assert!(matches!(
+            Digest::parse("sha256:"),
+            Err(Error::MalformedDigest { .. })
+        ));
         assert!(Digest::parse("sha256:../../etc/passwd").is_err());
     }
 
@@ -311,8 +332,26 @@ mod tests {
         let e = read_through(b"hello worle", d.clone(), Some(11)).unwrap_err();
         assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
         let e = read_through(b"hello", d.clone(), Some(11)).unwrap_err();
-        assert!(matches!(e, Error::SizeMismatch { truncated: true, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::SizeMismatch {
+                    truncated: true,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = read_through(b"hello world!!", d, Some(11)).unwrap_err();
-        assert!(matches!(e, Error::SizeMismatch { truncated: false, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::SizeMismatch {
+                    truncated: false,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

@@ -46,7 +46,8 @@ impl DockerArchive {
         let name = store.name();
         let bytes = read_meta(&store, "manifest.json")?;
         let what = format!("manifest.json in {name}");
-        let entries: Vec<Entry> = serde_json::from_slice(&bytes).map_err(|e| Error::parse(&what, e))?;
+        let entries: Vec<Entry> =
+            serde_json::from_slice(&bytes).map_err(|e| Error::parse(&what, e))?;
         if entries.is_empty() {
             return Err(Error::Layout {
                 what,
@@ -85,7 +86,12 @@ impl DockerArchive {
                 let (d, size, gz) = hash_file(&store, l)?;
                 paths.insert(d.clone(), l.clone());
                 layers.push(Descriptor {
-                    media_type: if gz { media::DOCKER_LAYER_GZIP } else { media::DOCKER_LAYER }.to_string(),
+                    media_type: if gz {
+                        media::DOCKER_LAYER_GZIP
+                    } else {
+                        media::DOCKER_LAYER
+                    }
+                    .to_string(),
                     digest: d,
                     size,
                     platform: None,
@@ -107,7 +113,11 @@ impl DockerArchive {
         Ok(DockerArchive {
             name,
             tags,
-            kind: Kind::Legacy { store, images, paths },
+            kind: Kind::Legacy {
+                store,
+                images,
+                paths,
+            },
         })
     }
 

@@ -53,7 +53,9 @@ pub enum Error {
         truncated: bool,
     },
     /// A manifest, index or config is larger than the configured cap.
-    #[error("{what} is larger than the limit of {limit} bytes (raise it with the max-manifest-bytes option)")]
+    #[error(
+        "{what} is larger than the limit of {limit} bytes (raise it with the max-manifest-bytes option)"
+    )]
     TooLarge {
         /// What was read.
         what: String,
@@ -137,7 +139,9 @@ pub enum Error {
         message: String,
     },
     /// Plain HTTP to a host that is neither loopback nor listed as insecure.
-    #[error("refusing plain HTTP to {host}: only loopback hosts and --insecure-registry hosts may use it")]
+    #[error(
+        "refusing plain HTTP to {host}: only loopback hosts and --insecure-registry hosts may use it"
+    )]
     InsecureRefused {
         /// The host.
         host: String,

@@ -71,8 +71,12 @@ pub struct OpenOptions {
 pub fn open(r: &ImageRef, opts: &OpenOptions) -> Result<Box<dyn ImageSource>, Error> {
     Ok(match r {
         ImageRef::DockerArchive(p) => Box::new(docker_archive::DockerArchive::open(p)?),
-        ImageRef::OciDir { path, selector } => Box::new(oci::OciLayout::open_dir(path, selector.clone())?),
-        ImageRef::OciArchive { path, selector } => Box::new(oci::OciLayout::open_archive(path, selector.clone())?),
+        ImageRef::OciDir { path, selector } => {
+            Box::new(oci::OciLayout::open_dir(path, selector.clone())?)
+        }
+        ImageRef::OciArchive { path, selector } => {
+            Box::new(oci::OciLayout::open_archive(path, selector.clone())?)
+        }
         ImageRef::Registry(rr) => Box::new(Registry::new(rr.clone(), opts.registry.clone())?),
     })
 }

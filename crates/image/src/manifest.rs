@@ -21,7 +21,8 @@ pub mod media {
     /// Docker schema 1 (signed or not): refused.
     pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
     /// Docker schema 1 (signed).
-    pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    pub const DOCKER_SCHEMA1_SIGNED: &str =
+        "application/vnd.docker.distribution.manifest.v1+prettyjws";
     /// OCI config.
     pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
     /// Docker config.
@@ -71,14 +72,14 @@ pub struct Descriptor {
 
 impl Descriptor {
     fn from_oci(d: &oci_spec::image::Descriptor, what: &str) -> Result<Descriptor, Error> {
-        let digest = Digest::parse(&d.digest().to_string()).map_err(|e| match e {
+        let digest = Digest::parse(d.digest().as_ref()).map_err(|e| match e {
             Error::UnsupportedDigest { .. } => e,
             other => Error::parse(what, other),
         })?;
         Ok(Descriptor {
             media_type: d.media_type().to_string(),
             digest,
-            size: u64::try_from(d.size()).unwrap_or(0),
+            size: d.size(),
             platform: d.platform().as_ref().map(|p| Platform {
                 os: p.os().to_string(),
                 architecture: p.architecture().to_string(),
@@ -152,7 +153,9 @@ impl Manifest {
         }
         let hint = hint
             .map(|h| h.split(';').next().unwrap_or(h).trim())
-            .filter(|h| !h.is_empty() && *h != "application/json" && *h != "application/octet-stream");
+            .filter(|h| {
+                !h.is_empty() && *h != "application/json" && *h != "application/octet-stream"
+            });
         let media_type = sniff.media_type.clone().or(hint.map(str::to_string));
         let is_index = match media_type.as_deref() {
             Some(mt) if media::is_index(mt) => true,
@@ -175,10 +178,16 @@ impl Manifest {
             None => return Err(Error::parse(what, "neither an index nor an image manifest")),
         };
         let mt = media_type.unwrap_or_else(|| {
-            if is_index { media::OCI_INDEX } else { media::OCI_MANIFEST }.to_string()
+            if is_index {
+                media::OCI_INDEX
+            } else {
+                media::OCI_MANIFEST
+            }
+            .to_string()
         });
         if is_index {
-            let idx: ImageIndex = serde_json::from_slice(bytes).map_err(|e| Error::parse(what, e))?;
+            let idx: ImageIndex =
+                serde_json::from_slice(bytes).map_err(|e| Error::parse(what, e))?;
             let manifests = idx
                 .manifests()
                 .iter()
@@ -189,7 +198,8 @@ impl Manifest {
                 manifests,
             })
         } else {
-            let m: ImageManifest = serde_json::from_slice(bytes).map_err(|e| Error::parse(what, e))?;
+            let m: ImageManifest =
+                serde_json::from_slice(bytes).map_err(|e| Error::parse(what, e))?;
             Ok(Manifest::Image {
                 media_type: mt,
                 config: Descriptor::from_oci(m.config(), what)?,
@@ -220,7 +230,8 @@ pub struct ConfigSummary {
 impl ConfigSummary {
     /// Parses config bytes (OCI or Docker).
     pub fn parse(bytes: &[u8], what: &str) -> Result<ConfigSummary, Error> {
-        let c: ImageConfiguration = serde_json::from_slice(bytes).map_err(|e| Error::parse(what, e))?;
+        let c: ImageConfiguration =
+            serde_json::from_slice(bytes).map_err(|e| Error::parse(what, e))?;
         let diff_ids = c
             .rootfs()
             .diff_ids()

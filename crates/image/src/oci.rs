@@ -16,7 +16,10 @@ pub(crate) fn read_meta(store: &dyn Store, path: &str) -> Result<Vec<u8>, Error>
     let (r, len) = store.open(path)?;
     let what = format!("{path} in {}", store.name());
     if len > MAX_META {
-        return Err(Error::TooLarge { what, limit: MAX_META });
+        return Err(Error::TooLarge {
+            what,
+            limit: MAX_META,
+        });
     }
     let mut buf = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(r, MAX_META), &mut buf)
@@ -39,7 +42,11 @@ impl OciLayout {
 
     /// Opens a tar of a layout (`oci-archive:PATH`).
     pub fn open_archive(path: &Path, selector: Option<Selector>) -> Result<OciLayout, Error> {
-        Self::new(Box::new(TarStore::open(path)?), selector, Transport::OciArchive)
+        Self::new(
+            Box::new(TarStore::open(path)?),
+            selector,
+            Transport::OciArchive,
+        )
     }
 
     pub(crate) fn new(
@@ -50,7 +57,10 @@ impl OciLayout {
         let layout = read_meta(store.as_ref(), "oci-layout")?;
         let v: serde_json::Value = serde_json::from_slice(&layout)
             .map_err(|e| Error::parse(format!("oci-layout in {}", store.name()), e))?;
-        let version = v.get("imageLayoutVersion").and_then(|v| v.as_str()).unwrap_or("");
+        let version = v
+            .get("imageLayoutVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         if !version.starts_with("1.") {
             return Err(Error::Layout {
                 what: store.name(),
@@ -89,7 +99,11 @@ impl ImageSource for OciLayout {
 
     fn tags(&self) -> Vec<String> {
         self.index()
-            .map(|m| m.iter().filter_map(|d| d.ref_name().map(str::to_string)).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|d| d.ref_name().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -107,9 +121,12 @@ impl ImageSource for OciLayout {
                 Some(d) => d,
                 None => {
                     // any manifest blob of the layout may be named by digest
-                    let (_, size) = self.store.open(&blob_path(dg)).map_err(|_| Error::NotFound {
-                        what: format!("{dg} in {}", self.store.name()),
-                    })?;
+                    let (_, size) =
+                        self.store
+                            .open(&blob_path(dg))
+                            .map_err(|_| Error::NotFound {
+                                what: format!("{dg} in {}", self.store.name()),
+                            })?;
                     let probe = Descriptor {
                         media_type: String::new(),
                         digest: dg.clone(),
@@ -119,10 +136,15 @@ impl ImageSource for OciLayout {
                     };
                     let bytes = self.manifest(&probe, crate::DEFAULT_MAX_MANIFEST)?;
                     let mt = match Manifest::parse(&bytes, None, &dg.to_string())? {
-                        Manifest::Index { media_type, .. } | Manifest::Image { media_type, .. } => media_type,
+                        Manifest::Index { media_type, .. } | Manifest::Image { media_type, .. } => {
+                            media_type
+                        }
                     };
                     return Ok(Root::Addressed {
-                        descriptor: Descriptor { media_type: mt, ..probe },
+                        descriptor: Descriptor {
+                            media_type: mt,
+                            ..probe
+                        },
                         bytes,
                     });
                 }

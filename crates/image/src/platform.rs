@@ -19,7 +19,11 @@ impl Platform {
     /// Parses `os/arch[/variant]`.
     pub fn parse(s: &str) -> Result<Platform, Error> {
         let parts: Vec<&str> = s.split('/').collect();
-        let ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        let ok = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| ok(p)) {
             return Err(Error::Reference {
                 input: s.to_string(),
@@ -123,6 +127,9 @@ mod tests {
         assert!(!Platform::parse("linux/arm/v6").unwrap().satisfies(&v7));
         assert!(Platform::parse("linux").is_err());
         assert!(Platform::parse("linux/amd64/x/y").is_err());
-        assert_eq!(PlatformSelector::parse("all").unwrap(), PlatformSelector::All);
+        assert_eq!(
+            PlatformSelector::parse("all").unwrap(),
+            PlatformSelector::All
+        );
     }
 }

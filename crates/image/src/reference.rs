@@ -92,7 +92,9 @@ impl fmt::Display for ImageRef {
         };
         match self {
             ImageRef::DockerArchive(p) => write!(f, "docker-archive:{}", p.display()),
-            ImageRef::OciDir { path, selector } => write!(f, "oci:{}{}", path.display(), sel(selector)),
+            ImageRef::OciDir { path, selector } => {
+                write!(f, "oci:{}{}", path.display(), sel(selector))
+            }
             ImageRef::OciArchive { path, selector } => {
                 write!(f, "oci-archive:{}{}", path.display(), sel(selector))
             }
@@ -120,7 +122,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
 }
 
 fn valid_path_component(c: &str) -> bool {
@@ -129,7 +132,10 @@ fn valid_path_component(c: &str) -> bool {
     if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
         return false;
     }
-    if !b.iter().all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || b"._-".contains(x)) {
+    if !b
+        .iter()
+        .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || b"._-".contains(x))
+    {
         return false;
     }
     let mut i = 0;
@@ -159,13 +165,14 @@ fn split_selector(input: &str, rest: &str) -> Result<(PathBuf, Option<Selector>)
         let d = Digest::parse(d).map_err(|e| bad(input, e.to_string()))?;
         return Ok((PathBuf::from(path), Some(Selector::Digest(d))));
     }
-    if let Some((path, tag)) = rest.rsplit_once(':') {
-        if !tag.contains('/') && !path.is_empty() {
-            if !valid_tag(tag) {
-                return Err(bad(input, format!("invalid tag {tag:?}")));
-            }
-            return Ok((PathBuf::from(path), Some(Selector::Tag(tag.to_string()))));
+    if let Some((path, tag)) = rest.rsplit_once(':')
+        && !tag.contains('/')
+        && !path.is_empty()
+    {
+        if !valid_tag(tag) {
+            return Err(bad(input, format!("invalid tag {tag:?}")));
         }
+        return Ok((PathBuf::from(path), Some(Selector::Tag(tag.to_string()))));
     }
     if rest.is_empty() {
         return Err(bad(input, "missing path"));
@@ -202,7 +209,10 @@ pub fn parse_docker(input: &str, s: &str) -> Result<RegistryRef, Error> {
         return Err(bad(input, "empty reference"));
     }
     let (name_tag, digest) = match s.split_once('@') {
-        Some((n, d)) => (n, Some(Digest::parse(d).map_err(|e| bad(input, e.to_string()))?)),
+        Some((n, d)) => (
+            n,
+            Some(Digest::parse(d).map_err(|e| bad(input, e.to_string()))?),
+        ),
         None => (s, None),
     };
     let (name, tag) = match name_tag.rsplit_once(':') {
@@ -215,7 +225,9 @@ pub fn parse_docker(input: &str, s: &str) -> Result<RegistryRef, Error> {
         _ => (name_tag, None),
     };
     let (registry, repo) = match name.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
             (first.to_string(), rest.to_string())
         }
         _ => ("docker.io".to_string(), name.to_string()),
@@ -240,7 +252,9 @@ pub fn parse_docker(input: &str, s: &str) -> Result<RegistryRef, Error> {
     if repository.len() > 255 || !repository.split('/').all(valid_path_component) {
         return Err(bad(
             input,
-            format!("invalid repository name {repository:?} (lowercase letters, digits and separators only)"),
+            format!(
+                "invalid repository name {repository:?} (lowercase letters, digits and separators only)"
+            ),
         ));
     }
     let tag = if tag.is_none() && digest.is_none() {
@@ -274,10 +288,19 @@ mod tests {
         assert_eq!(reg("user/img"), "docker.io/user/img:latest");
         assert_eq!(reg("docker://127.0.0.1:5000/a/b:t"), "127.0.0.1:5000/a/b:t");
         assert_eq!(reg("localhost/x"), "localhost/x:latest");
-        assert_eq!(reg("index.docker.io/library/debian"), "docker.io/library/debian:latest");
+        assert_eq!(
+            reg("index.docker.io/library/debian"),
+            "docker.io/library/debian:latest"
+        );
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(reg(&format!("ubuntu@{d}")), format!("docker.io/library/ubuntu@{d}"));
-        assert_eq!(reg(&format!("ubuntu:x@{d}")), format!("docker.io/library/ubuntu:x@{d}"));
+        assert_eq!(
+            reg(&format!("ubuntu@{d}")),
+            format!("docker.io/library/ubuntu@{d}")
+        );
+        assert_eq!(
+            reg(&format!("ubuntu:x@{d}")),
+            format!("docker.io/library/ubuntu:x@{d}")
+        );
         assert!(ImageRef::parse("Ubuntu").is_err());
         assert!(ImageRef::parse("ubuntu:bad tag").is_err());
         assert!(ImageRef::parse("ubuntu@sha512:00").is_err());
@@ -304,7 +327,10 @@ mod tests {
         let d = format!("sha256:{}", "b".repeat(64));
         assert!(matches!(
             ImageRef::parse(&format!("oci-archive:a.tar@{d}")).unwrap(),
-            ImageRef::OciArchive { selector: Some(Selector::Digest(_)), .. }
+            ImageRef::OciArchive {
+                selector: Some(Selector::Digest(_)),
+                ..
+            }
         ));
         assert_eq!(
             ImageRef::parse("docker-archive:/t/x.tar").unwrap(),

@@ -210,7 +210,11 @@ impl TarStore {
                 Some(TarItem::Symlink(t)) => Kind::Symlink(t.clone()),
                 Some(_) => Kind::Other,
                 // directories need not have their own entry
-                None if self.items.keys().any(|k| k.starts_with(p) && k.as_bytes().get(p.len()) == Some(&b'/')) => {
+                None if self
+                    .items
+                    .keys()
+                    .any(|k| k.starts_with(p) && k.as_bytes().get(p.len()) == Some(&b'/')) =>
+                {
                     Kind::Other
                 }
                 None => Kind::Missing,
@@ -245,8 +249,12 @@ impl Store for TarStore {
     }
 
     fn exists(&self, path: &str) -> bool {
-        self.resolve(path)
-            .is_ok_and(|p| matches!(self.items.get(&p), Some(TarItem::File { .. } | TarItem::Hardlink(_))))
+        self.resolve(path).is_ok_and(|p| {
+            matches!(
+                self.items.get(&p),
+                Some(TarItem::File { .. } | TarItem::Hardlink(_))
+            )
+        })
     }
 }
 
@@ -270,7 +278,10 @@ mod tests {
                 None => Kind::Other,
             })
         };
-        assert_eq!(resolve("blobs/sha256/a", "t", "layout", &lookup).unwrap(), "rootfs.tar.gz");
+        assert_eq!(
+            resolve("blobs/sha256/a", "t", "layout", &lookup).unwrap(),
+            "rootfs.tar.gz"
+        );
         assert!(matches!(
             resolve("blobs/sha256/out", "t", "layout", &lookup),
             Err(Error::PathEscape { .. })
@@ -279,7 +290,13 @@ mod tests {
             resolve("blobs/sha256/abs", "t", "layout", &lookup),
             Err(Error::PathEscape { .. })
         ));
-        assert!(matches!(resolve("../x", "t", "layout", &lookup), Err(Error::PathEscape { .. })));
-        assert!(matches!(resolve("loop", "t", "layout", &lookup), Err(Error::Layout { .. })));
+        assert!(matches!(
+            resolve("../x", "t", "layout", &lookup),
+            Err(Error::PathEscape { .. })
+        ));
+        assert!(matches!(
+            resolve("loop", "t", "layout", &lookup),
+            Err(Error::Layout { .. })
+        ));
     }
 }

@@ -29,13 +29,18 @@ fn check_layers(src: &dyn ImageSource, c: &Chain) {
     for img in c.images() {
         for l in &img.layers {
             let reader = src.blob(&l.blob).unwrap();
-            let mut tee = Tee { inner: reader, bytes: Vec::new() };
+            let mut tee = Tee {
+                inner: reader,
+                bytes: Vec::new(),
+            };
             let mut head = [0u8; 2];
             tee.read_exact(&mut head).unwrap();
             let rest = std::io::Cursor::new(head.to_vec()).chain(&mut tee);
             let mut tar = Vec::new();
             if head == [0x1f, 0x8b] {
-                flate2::read::GzDecoder::new(rest).read_to_end(&mut tar).unwrap();
+                flate2::read::GzDecoder::new(rest)
+                    .read_to_end(&mut tar)
+                    .unwrap();
             } else {
                 let mut rest = rest;
                 rest.read_to_end(&mut tar).unwrap();
@@ -43,7 +48,10 @@ fn check_layers(src: &dyn ImageSource, c: &Chain) {
             // drain so the verifier reaches EOF (gzip may stop before the end)
             std::io::copy(&mut tee, &mut std::io::sink()).unwrap();
             assert_eq!(sha256(&tee.bytes), l.blob.digest.to_string());
-            assert_eq!(Some(sha256(&tar)), l.diff_id.as_ref().map(|d| d.to_string()));
+            assert_eq!(
+                Some(sha256(&tar)),
+                l.diff_id.as_ref().map(|d| d.to_string())
+            );
         }
     }
 }
@@ -63,12 +71,17 @@ impl<R: Read> Read for Tee<R> {
 #[test]
 fn provenance_hashes_match() {
     let prov: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("PROVENANCE.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(fixtures().join("PROVENANCE.json")).unwrap())
+            .unwrap();
     let files = prov["files"].as_object().unwrap();
     assert!(files.len() >= 6);
     for (name, hash) in files {
         let b = std::fs::read(fixtures().join(name)).unwrap();
-        assert_eq!(sha256(&b), format!("sha256:{}", hash.as_str().unwrap()), "{name} was edited; rerun make.sh");
+        assert_eq!(
+            sha256(&b),
+            format!("sha256:{}", hash.as_str().unwrap()),
+            "{name} was edited; rerun make.sh"
+        );
     }
 }
 
@@ -95,7 +108,12 @@ fn docker_archives_from_real_engines() {
     ] {
         let r = format!("docker-archive:{}", fixtures().join(file).display());
         let src = open(&r);
-        let c = chain::resolve(src.as_ref(), &amd64(), layerproof_image::DEFAULT_MAX_MANIFEST).unwrap();
+        let c = chain::resolve(
+            src.as_ref(),
+            &amd64(),
+            layerproof_image::DEFAULT_MAX_MANIFEST,
+        )
+        .unwrap();
         let imgs = c.images();
         assert_eq!(imgs.len(), 1, "{file}");
         let img = imgs[0];
@@ -105,14 +123,32 @@ fn docker_archives_from_real_engines() {
         assert!(cfg.contains(img.config.digest.hex()), "{file}: {cfg}");
         assert_eq!(img.manifest.is_none(), legacy, "{file}");
         assert_eq!(img.layers.len(), 2, "{file}");
-        assert!(c.tags.iter().any(|t| t.starts_with("layerproof-fixture:")), "{file}");
+        assert!(
+            c.tags.iter().any(|t| t.starts_with("layerproof-fixture:")),
+            "{file}"
+        );
         for l in &img.layers {
-            assert_eq!(l.blob.media_type.ends_with("gzip"), gzip, "{file}: {}", l.blob.media_type);
-            assert_eq!(l.blob.digest == *l.diff_id.as_ref().unwrap(), !gzip, "{file}");
+            assert_eq!(
+                l.blob.media_type.ends_with("gzip"),
+                gzip,
+                "{file}: {}",
+                l.blob.media_type
+            );
+            assert_eq!(
+                l.blob.digest == *l.diff_id.as_ref().unwrap(),
+                !gzip,
+                "{file}"
+            );
         }
         if file.ends_with("classic.tar") {
-            assert_eq!(img.manifest.as_ref().unwrap().media_type, "application/vnd.oci.image.manifest.v1+json");
-            assert_eq!(img.layers[0].blob.media_type, "application/vnd.docker.image.rootfs.diff.tar.gzip");
+            assert_eq!(
+                img.manifest.as_ref().unwrap().media_type,
+                "application/vnd.oci.image.manifest.v1+json"
+            );
+            assert_eq!(
+                img.layers[0].blob.media_type,
+                "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            );
         }
         check_layers(src.as_ref(), &c);
         let text = chain::render_text(&c);
@@ -123,8 +159,19 @@ fn docker_archives_from_real_engines() {
 #[test]
 fn same_layers_everywhere() {
     // Docker 26.1 wrote the same diff_ids with BuildKit, the classic builder and buildx.
-    let a = resolve(&format!("docker-archive:{}", fixtures().join("docker-26.1.tar").display()), &amd64()).unwrap();
-    let b = resolve(&format!("oci:{}", fixtures().join("oci-index").display()), &amd64()).unwrap();
+    let a = resolve(
+        &format!(
+            "docker-archive:{}",
+            fixtures().join("docker-26.1.tar").display()
+        ),
+        &amd64(),
+    )
+    .unwrap();
+    let b = resolve(
+        &format!("oci:{}", fixtures().join("oci-index").display()),
+        &amd64(),
+    )
+    .unwrap();
     let ids = |c: &Chain| c.images()[0].summary.diff_ids.clone();
     assert_eq!(ids(&a), ids(&b));
 }
@@ -137,16 +184,30 @@ fn oci_layout_nested_index_and_platforms() {
     ] {
         let src = open(&r);
         let all = chain::resolve(src.as_ref(), &PlatformSelector::All, 1 << 20).unwrap();
-        let plats: Vec<String> = all.images().iter().map(|i| i.summary.platform.to_string()).collect();
+        let plats: Vec<String> = all
+            .images()
+            .iter()
+            .map(|i| i.summary.platform.to_string())
+            .collect();
         assert_eq!(plats, ["linux/amd64", "linux/arm64"], "{r}");
         assert_eq!(all.shown_by.registry_web_page.len(), 2);
         check_layers(src.as_ref(), &all);
-        let arm = chain::resolve(src.as_ref(), &PlatformSelector::parse("linux/arm64").unwrap(), 1 << 20).unwrap();
+        let arm = chain::resolve(
+            src.as_ref(),
+            &PlatformSelector::parse("linux/arm64").unwrap(),
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(arm.images().len(), 1);
         assert_eq!(arm.images()[0].summary.platform.architecture, "arm64");
         let host = chain::resolve(src.as_ref(), &PlatformSelector::Host, 1 << 20).unwrap();
         assert_eq!(host.images().len(), 1);
-        let e = chain::resolve(src.as_ref(), &PlatformSelector::parse("linux/s390x").unwrap(), 1 << 20).unwrap_err();
+        let e = chain::resolve(
+            src.as_ref(),
+            &PlatformSelector::parse("linux/s390x").unwrap(),
+            1 << 20,
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::PlatformNotFound { .. }), "{e}");
         assert!(e.to_string().contains("linux/arm64"), "{e}");
         // the JSON form carries the chain
@@ -158,19 +219,32 @@ fn oci_layout_nested_index_and_platforms() {
 #[test]
 fn oci_by_digest_and_tag() {
     let dir = fixtures().join("oci-index");
-    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     let top = idx["manifests"][0]["digest"].as_str().unwrap();
-    let c = resolve(&format!("oci:{}@{top}", dir.display()), &PlatformSelector::All).unwrap();
+    let c = resolve(
+        &format!("oci:{}@{top}", dir.display()),
+        &PlatformSelector::All,
+    )
+    .unwrap();
     assert_eq!(c.shown_by.docker_pull.as_ref().unwrap().to_string(), top);
     // a per-platform manifest named by digest (not listed in index.json)
     let m = c.shown_by.registry_web_page[1].to_string();
-    let one = resolve(&format!("oci:{}@{m}", dir.display()), &PlatformSelector::All).unwrap();
+    let one = resolve(
+        &format!("oci:{}@{m}", dir.display()),
+        &PlatformSelector::All,
+    )
+    .unwrap();
     assert_eq!(one.images()[0].summary.platform.architecture, "arm64");
     // the Docker ≥ 25 archive's layout has a ref name tag
     let ca = fixtures().join("docker-26.1-containerd.tar");
     let err = resolve(&format!("oci-archive:{}:nope", ca.display()), &amd64()).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
-    let ok = resolve(&format!("oci-archive:{}:26.1-containerd", ca.display()), &amd64()).unwrap();
+    let ok = resolve(
+        &format!("oci-archive:{}:26.1-containerd", ca.display()),
+        &amd64(),
+    )
+    .unwrap();
     assert_eq!(ok.images().len(), 1);
 }
 
@@ -233,7 +307,9 @@ fn tampered_local_blob_fails_at_end_of_stream() {
     let e = src.blob(&desc).unwrap().read_to_end(&mut out).unwrap_err();
     let e = Error::from_io(e, "x");
     match e {
-        Error::DigestMismatch { expected, actual, .. } => {
+        Error::DigestMismatch {
+            expected, actual, ..
+        } => {
             assert_eq!(expected, desc.digest);
             assert_eq!(actual.to_string(), sha256(&b));
         }
@@ -260,13 +336,30 @@ fn hostile_archives() {
         b.append_data(&mut h, "manifest.json", &mj[..]).unwrap();
         b.finish().unwrap();
     }
-    let e = layerproof_image::open(&format!("docker-archive:{}", path.display()).parse().unwrap(), &OpenOptions::default())
-        .err()
-        .unwrap();
+    let e = layerproof_image::open(
+        &format!("docker-archive:{}", path.display())
+            .parse()
+            .unwrap(),
+        &OpenOptions::default(),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e, Error::PathEscape { .. }), "{e}");
     // garbage
     let g = tmp.path().join("garbage.tar");
     std::fs::write(&g, b"not a tar at all, not even close").unwrap();
-    assert!(layerproof_image::open(&format!("docker-archive:{}", g.display()).parse().unwrap(), &OpenOptions::default()).is_err());
-    assert!(layerproof_image::open(&format!("oci:{}", tmp.path().display()).parse().unwrap(), &OpenOptions::default()).is_err());
+    assert!(
+        layerproof_image::open(
+            &format!("docker-archive:{}", g.display()).parse().unwrap(),
+            &OpenOptions::default()
+        )
+        .is_err()
+    );
+    assert!(
+        layerproof_image::open(
+            &format!("oci:{}", tmp.path().display()).parse().unwrap(),
+            &OpenOptions::default()
+        )
+        .is_err()
+    );
 }

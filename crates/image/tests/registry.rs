@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use layerproof_image::chain::{self, Chain};
 use layerproof_image::registry::auth::{Credentials, Secret};
-use layerproof_image::{BlobCache, Error, ImageRef, ImageSource, PlatformSelector, Registry, RegistryOptions};
+use layerproof_image::{
+    BlobCache, Error, ImageRef, ImageSource, PlatformSelector, Registry, RegistryOptions,
+};
 
 fn opts(cache: Option<&std::path::Path>) -> RegistryOptions {
     RegistryOptions {
@@ -34,7 +36,9 @@ fn read_layers(src: &dyn ImageSource, c: &Chain) -> Result<Vec<Vec<u8>>, Error> 
     for img in c.images() {
         for l in &img.layers {
             let mut b = Vec::new();
-            src.blob(&l.blob)?.read_to_end(&mut b).map_err(|e| Error::from_io(e, "blob"))?;
+            src.blob(&l.blob)?
+                .read_to_end(&mut b)
+                .map_err(|e| Error::from_io(e, "blob"))?;
             out.push(b);
         }
     }
@@ -45,33 +49,59 @@ fn read_layers(src: &dyn ImageSource, c: &Chain) -> Result<Vec<Vec<u8>>, Error> 
 fn plain_registry_by_tag_and_digest_index_and_single() {
     let reg = RegistryProc::start(None);
     let base = format!("http://{}", reg.addr);
-    let top = push_layout(&base, "fixture/multi", None, &fixtures().join("oci-index"), "v1");
+    let top = push_layout(
+        &base,
+        "fixture/multi",
+        None,
+        &fixtures().join("oci-index"),
+        "v1",
+    );
     let cache = tempfile::tempdir().unwrap();
 
     // two-platform index by tag
-    let src = client(&format!("{}/fixture/multi:v1", reg.addr), opts(Some(cache.path())));
+    let src = client(
+        &format!("{}/fixture/multi:v1", reg.addr),
+        opts(Some(cache.path())),
+    );
     let all = chain::resolve(&src, &PlatformSelector::All, 1 << 20).unwrap();
     assert_eq!(all.images().len(), 2);
     assert_eq!(all.shown_by.docker_pull.as_ref().unwrap().to_string(), top);
-    assert_eq!(all.shown_by.docker_image_ls_digests.as_ref().unwrap().to_string(), top);
+    assert_eq!(
+        all.shown_by
+            .docker_image_ls_digests
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        top
+    );
     assert_eq!(all.shown_by.registry_web_page.len(), 2);
     let blobs = read_layers(&src, &all).unwrap();
     assert_eq!(blobs.len(), 4);
     // the same chain as the layout it was pushed from
     let local = layerproof_image::open(
-        &format!("oci:{}", fixtures().join("oci-index").display()).parse().unwrap(),
+        &format!("oci:{}", fixtures().join("oci-index").display())
+            .parse()
+            .unwrap(),
         &Default::default(),
     )
     .unwrap();
     let lc = chain::resolve(local.as_ref(), &PlatformSelector::All, 1 << 20).unwrap();
     assert_eq!(
-        serde_json::to_value(&lc.images()).unwrap(),
-        serde_json::to_value(&all.images()).unwrap()
+        serde_json::to_value(lc.images()).unwrap(),
+        serde_json::to_value(all.images()).unwrap()
     );
 
     // by digest, one platform
-    let arm = client(&format!("docker://{}/fixture/multi@{top}", reg.addr), opts(None));
-    let c = chain::resolve(&arm, &PlatformSelector::parse("linux/arm64").unwrap(), 1 << 20).unwrap();
+    let arm = client(
+        &format!("docker://{}/fixture/multi@{top}", reg.addr),
+        opts(None),
+    );
+    let c = chain::resolve(
+        &arm,
+        &PlatformSelector::parse("linux/arm64").unwrap(),
+        1 << 20,
+    )
+    .unwrap();
     assert_eq!(c.images().len(), 1);
     assert_eq!(c.images()[0].summary.platform.architecture, "arm64");
 
@@ -91,18 +121,32 @@ fn plain_registry_by_tag_and_digest_index_and_single() {
     std::fs::write(&cached, &b).unwrap();
     let mut sink = Vec::new();
     let e = src.blob(d).unwrap().read_to_end(&mut sink).unwrap_err();
-    assert!(matches!(Error::from_io(e, "x"), Error::DigestMismatch { .. }));
+    assert!(matches!(
+        Error::from_io(e, "x"),
+        Error::DigestMismatch { .. }
+    ));
 
     // digest pinned but the registry has other bytes under it: not found (the registry checks);
     // an unknown tag: not found
-    let e = chain::resolve(&client(&format!("{}/fixture/multi:nope", reg.addr), opts(None)), &PlatformSelector::All, 1 << 20)
-        .unwrap_err();
+    let e = chain::resolve(
+        &client(&format!("{}/fixture/multi:nope", reg.addr), opts(None)),
+        &PlatformSelector::All,
+        1 << 20,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e}");
 
     // manifest size cap
-    let small = RegistryOptions { max_manifest_bytes: 100, ..opts(None) };
-    let e = chain::resolve(&client(&format!("{}/fixture/multi:v1", reg.addr), small), &PlatformSelector::All, 1 << 20)
-        .unwrap_err();
+    let small = RegistryOptions {
+        max_manifest_bytes: 100,
+        ..opts(None)
+    };
+    let e = chain::resolve(
+        &client(&format!("{}/fixture/multi:v1", reg.addr), small),
+        &PlatformSelector::All,
+        1 << 20,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::TooLarge { .. }), "{e}");
 }
 
@@ -112,14 +156,23 @@ fn docker_save_layout_pushed_as_docker_schema2() {
     let reg = RegistryProc::start(None);
     let base = format!("http://{}", reg.addr);
     let local = layerproof_image::open(
-        &format!("docker-archive:{}", fixtures().join("docker-26.1-containerd.tar").display()).parse().unwrap(),
+        &format!(
+            "docker-archive:{}",
+            fixtures().join("docker-26.1-containerd.tar").display()
+        )
+        .parse()
+        .unwrap(),
         &Default::default(),
     )
     .unwrap();
     let lc = chain::resolve(local.as_ref(), &PlatformSelector::Host, 1 << 20).unwrap();
     let img = lc.images()[0];
     let mut cfg = Vec::new();
-    local.blob(&img.config).unwrap().read_to_end(&mut cfg).unwrap();
+    local
+        .blob(&img.config)
+        .unwrap()
+        .read_to_end(&mut cfg)
+        .unwrap();
     put_blob(&base, "fixture/docker", None, &cfg);
     let mut layers = Vec::new();
     for l in &img.layers {
@@ -135,25 +188,48 @@ fn docker_save_layout_pushed_as_docker_schema2() {
         "layers": layers,
     }))
     .unwrap();
-    put_manifest(&base, "fixture/docker", None, "latest", "application/vnd.docker.distribution.manifest.v2+json", &m);
+    put_manifest(
+        &base,
+        "fixture/docker",
+        None,
+        "latest",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        &m,
+    );
     let list = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
         "manifests": [{"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "size": m.len(), "digest": sha256(&m), "platform": {"architecture": "amd64", "os": "linux"}}],
     }))
     .unwrap();
-    put_manifest(&base, "fixture/docker", None, "list", "application/vnd.docker.distribution.manifest.list.v2+json", &list);
+    put_manifest(
+        &base,
+        "fixture/docker",
+        None,
+        "list",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        &list,
+    );
 
     let src = client(&format!("{}/fixture/docker", reg.addr), opts(None));
     let c = chain::resolve(&src, &PlatformSelector::Host, 1 << 20).unwrap();
-    assert_eq!(c.images()[0].manifest.as_ref().unwrap().digest.to_string(), sha256(&m));
+    assert_eq!(
+        c.images()[0].manifest.as_ref().unwrap().digest.to_string(),
+        sha256(&m)
+    );
     assert_eq!(c.images()[0].config.digest, img.config.digest);
     read_layers(&src, &c).unwrap();
     let src = client(&format!("{}/fixture/docker:list", reg.addr), opts(None));
     let c = chain::resolve(&src, &PlatformSelector::Host, 1 << 20).unwrap();
     match &c.root {
-        chain::Node::Index { descriptor: Some(d), .. } => {
-            assert_eq!(d.media_type, "application/vnd.docker.distribution.manifest.list.v2+json");
+        chain::Node::Index {
+            descriptor: Some(d),
+            ..
+        } => {
+            assert_eq!(
+                d.media_type,
+                "application/vnd.docker.distribution.manifest.list.v2+json"
+            );
             assert_eq!(d.digest.to_string(), sha256(&list));
         }
         other => panic!("{other:?}"),
@@ -171,14 +247,35 @@ fn token_setup() -> TokenSetup {
     let reg = RegistryProc::start(Some(&issuer));
     let base = format!("http://{}", reg.addr);
     // without a token the real registry challenges
-    let resp = ureq_agent().get(format!("{base}/v2/fixture/multi/manifests/v1")).call().unwrap();
+    let resp = ureq_agent()
+        .get(format!("{base}/v2/fixture/multi/manifests/v1"))
+        .call()
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-    let ch = resp.headers().get("www-authenticate").unwrap().to_str().unwrap().to_string();
+    let ch = resp
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(ch.contains("repository:fixture/multi:pull"), "{ch}");
     let tok = issuer.mint("fixture/multi", &["pull", "push"]);
-    let top = push_layout(&base, "fixture/multi", Some(&tok), &fixtures().join("oci-index"), "v1");
+    let top = push_layout(
+        &base,
+        "fixture/multi",
+        Some(&tok),
+        &fixtures().join("oci-index"),
+        "v1",
+    );
     let tok = issuer.mint("private/img", &["pull", "push"]);
-    push_layout(&base, "private/img", Some(&tok), &fixtures().join("oci-index"), "v1");
+    push_layout(
+        &base,
+        "private/img",
+        Some(&tok),
+        &fixtures().join("oci-index"),
+        "v1",
+    );
     TokenSetup { issuer, reg, top }
 }
 
@@ -190,7 +287,12 @@ fn token_auth_anonymous_and_with_docker_config() {
     assert_eq!(c.shown_by.docker_pull.as_ref().unwrap().to_string(), t.top);
     read_layers(&src, &c).unwrap();
     let reqs = t.issuer.requests.lock().unwrap().clone();
-    assert!(reqs.iter().any(|r| r.contains("scope=repository%3Afixture%2Fmulti%3Apull") || r.contains("scope=repository:fixture/multi:pull")), "{reqs:?}");
+    assert!(
+        reqs.iter()
+            .any(|r| r.contains("scope=repository%3Afixture%2Fmulti%3Apull")
+                || r.contains("scope=repository:fixture/multi:pull")),
+        "{reqs:?}"
+    );
     // one token for the whole pull
     assert_eq!(reqs.len(), 1, "{reqs:?}");
 
@@ -203,16 +305,25 @@ fn token_auth_anonymous_and_with_docker_config() {
     let cfg = cfgdir.path().join("config.json");
     std::fs::write(
         &cfg,
-        format!(r#"{{"auths":{{"{}":{{"auth":"YWxpY2U6c2VjcmV0"}}}}}}"#, t.reg.addr),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"YWxpY2U6c2VjcmV0"}}}}}}"#,
+            t.reg.addr
+        ),
     )
     .unwrap();
-    let o = RegistryOptions { docker_config: Some(cfg), ..opts(None) };
+    let o = RegistryOptions {
+        docker_config: Some(cfg),
+        ..opts(None)
+    };
     let src = client(&format!("{}/private/img:v1", t.reg.addr), o);
     let c = chain::resolve(&src, &PlatformSelector::Host, 1 << 20).unwrap();
     read_layers(&src, &c).unwrap();
     // the password never shows
     assert!(!format!("{src:?}").contains("secret"));
-    let creds = Credentials::Basic { username: "alice".into(), password: Secret::new("secret") };
+    let creds = Credentials::Basic {
+        username: "alice".into(),
+        password: Secret::new("secret"),
+    };
     assert!(!format!("{creds:?}").contains("secret"));
 }
 
@@ -234,17 +345,26 @@ fn faults_tamper_truncate_retry_redirect() {
     p.add(&format!("/blobs/{}", layer.digest), Fault::Tamper);
     let e = src.blob(&layer).err().expect("tampered blob must not open");
     let mut good = Vec::new();
-    std::fs::File::open(fixtures().join("oci-index/blobs/sha256").join(layer.digest.hex()))
-        .unwrap()
-        .read_to_end(&mut good)
-        .unwrap();
+    std::fs::File::open(
+        fixtures()
+            .join("oci-index/blobs/sha256")
+            .join(layer.digest.hex()),
+    )
+    .unwrap()
+    .read_to_end(&mut good)
+    .unwrap();
     let last = good.len() - 1;
     good[last] ^= 1;
     match &e {
-        Error::DigestMismatch { expected, actual, .. } => {
+        Error::DigestMismatch {
+            expected, actual, ..
+        } => {
             assert_eq!(expected, &layer.digest);
             assert_eq!(actual.to_string(), sha256(&good));
-            assert!(e.to_string().contains(&layer.digest.to_string()) && e.to_string().contains(&sha256(&good)));
+            assert!(
+                e.to_string().contains(&layer.digest.to_string())
+                    && e.to_string().contains(&sha256(&good))
+            );
         }
         other => panic!("{other}"),
     }
@@ -262,28 +382,68 @@ fn faults_tamper_truncate_retry_redirect() {
     let c = chain::resolve(&src, &amd, 1 << 20).unwrap();
     let layer = c.images()[0].layers[0].blob.clone();
     p.add(&format!("/blobs/{}", layer.digest), Fault::Truncate);
-    let e = src.blob(&layer).err().expect("truncated blob must not open");
-    assert!(matches!(e, Error::SizeMismatch { truncated: true, .. }), "{e}");
+    let e = src
+        .blob(&layer)
+        .err()
+        .expect("truncated blob must not open");
+    assert!(
+        matches!(
+            e,
+            Error::SizeMismatch {
+                truncated: true,
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     // 500 twice, then success
     let p = faulty(&t);
     let src = client(&r(&p), opts(None));
-    p.add("/manifests/v1", Fault::FailTimes { status: 500, times: 2, retry_after: None });
+    p.add(
+        "/manifests/v1",
+        Fault::FailTimes {
+            status: 500,
+            times: 2,
+            retry_after: None,
+        },
+    );
     let c = chain::resolve(&src, &amd, 1 << 20).unwrap();
     read_layers(&src, &c).unwrap();
-    let hits = p.log.lock().unwrap().requests.iter().filter(|l| l.contains("/manifests/v1")).count();
+    let hits = p
+        .log
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|l| l.contains("/manifests/v1"))
+        .count();
     assert!(hits >= 3, "{hits}");
     // 500 for ever: a bounded number of attempts
     let p = faulty(&t);
     let src = client(&r(&p), opts(None));
-    p.add("/manifests/v1", Fault::FailTimes { status: 503, times: 100, retry_after: None });
+    p.add(
+        "/manifests/v1",
+        Fault::FailTimes {
+            status: 503,
+            times: 100,
+            retry_after: None,
+        },
+    );
     let e = chain::resolve(&src, &amd, 1 << 20).unwrap_err();
     assert!(matches!(e, Error::Http { status: 503, .. }), "{e}");
 
     // 429 with Retry-After: 1
     let p = faulty(&t);
     let src = client(&r(&p), opts(None));
-    p.add("/blobs/", Fault::FailTimes { status: 429, times: 1, retry_after: Some(1) });
+    p.add(
+        "/blobs/",
+        Fault::FailTimes {
+            status: 429,
+            times: 1,
+            retry_after: Some(1),
+        },
+    );
     let start = Instant::now();
     let c = chain::resolve(&src, &amd, 1 << 20).unwrap();
     assert!(start.elapsed() >= Duration::from_secs(1));
@@ -293,25 +453,46 @@ fn faults_tamper_truncate_retry_redirect() {
     let storage = Storage::start("127.0.0.2", fixtures().join("oci-index"));
     let p = faulty(&t);
     let src = client(&r(&p), opts(None));
-    p.add("/blobs/", Fault::Redirect { to: storage.addr.clone() });
+    p.add(
+        "/blobs/",
+        Fault::Redirect {
+            to: storage.addr.clone(),
+        },
+    );
     let c = chain::resolve(&src, &amd, 1 << 20).unwrap();
     read_layers(&src, &c).unwrap();
     let slog = storage.log.lock().unwrap().clone();
     assert!(slog.len() >= 3, "{slog:?}");
     assert!(slog.iter().all(|l| l.ends_with("auth=none")), "{slog:?}");
     let plog = p.log.lock().unwrap().requests.clone();
-    assert!(plog.iter().any(|l| l.contains("/blobs/") && l.ends_with("auth=present")), "{plog:?}");
+    assert!(
+        plog.iter()
+            .any(|l| l.contains("/blobs/") && l.ends_with("auth=present")),
+        "{plog:?}"
+    );
 }
 
 #[test]
 fn plain_http_only_for_loopback_and_insecure_hosts() {
-    let r = match "docker://registry.example.com/a/b:c".parse::<ImageRef>().unwrap() {
+    let r = match "docker://registry.example.com/a/b:c"
+        .parse::<ImageRef>()
+        .unwrap()
+    {
         ImageRef::Registry(r) => r,
         _ => unreachable!(),
     };
     // https by default: a plain-http realm from such a registry would be refused;
     // with --insecure-registry the host may use http (no request is made here)
-    let o = RegistryOptions { insecure_registries: vec!["registry.example.com".into()], ..opts(None) };
-    assert!(format!("{:?}", Registry::new(r.clone(), o).unwrap()).contains("http://registry.example.com"));
-    assert!(format!("{:?}", Registry::new(r, opts(None)).unwrap()).contains("https://registry.example.com"));
+    let o = RegistryOptions {
+        insecure_registries: vec!["registry.example.com".into()],
+        ..opts(None)
+    };
+    assert!(
+        format!("{:?}", Registry::new(r.clone(), o).unwrap())
+            .contains("http://registry.example.com")
+    );
+    assert!(
+        format!("{:?}", Registry::new(r, opts(None)).unwrap())
+            .contains("https://registry.example.com")
+    );
 }

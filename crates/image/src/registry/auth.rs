@@ -53,7 +53,8 @@ impl Credentials {
         match self {
             Credentials::Basic { username, password } => Some(Secret(format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()))
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{}", password.expose()))
             ))),
             Credentials::IdentityToken(_) => None,
         }
@@ -76,7 +77,11 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
         Some(i) => (&s[..i], s[i..].trim_start()),
         None => (s, ""),
     };
-    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
         return None;
     }
     let mut params = BTreeMap::new();
@@ -157,8 +162,8 @@ pub fn load_credentials(config: &Path, registry: &str) -> Result<Option<Credenti
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {}: {e}", config.display())),
     };
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("cannot parse {}: {e}", config.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("cannot parse {}: {e}", config.display()))?;
     let want = normalise_key(registry);
     let Some(auths) = v.get("auths").and_then(|a| a.as_object()) else {
         return Ok(None);
@@ -167,17 +172,30 @@ pub fn load_credentials(config: &Path, registry: &str) -> Result<Option<Credenti
         if normalise_key(key) != want {
             continue;
         }
-        if let Some(t) = entry.get("identitytoken").and_then(|t| t.as_str()).filter(|t| !t.is_empty()) {
+        if let Some(t) = entry
+            .get("identitytoken")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+        {
             return Ok(Some(Credentials::IdentityToken(Secret::new(t))));
         }
-        if let Some(a) = entry.get("auth").and_then(|a| a.as_str()).filter(|a| !a.is_empty()) {
+        if let Some(a) = entry
+            .get("auth")
+            .and_then(|a| a.as_str())
+            .filter(|a| !a.is_empty())
+        {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(a.trim())
-                .map_err(|_| format!("{}: auths entry for {key} is not base64", config.display()))?;
+                .map_err(|_| {
+                    format!("{}: auths entry for {key} is not base64", config.display())
+                })?;
             let text = String::from_utf8(raw)
                 .map_err(|_| format!("{}: auths entry for {key} is not UTF-8", config.display()))?;
             let Some((u, p)) = text.split_once(':') else {
-                return Err(format!("{}: auths entry for {key} lacks ':'", config.display()));
+                return Err(format!(
+                    "{}: auths entry for {key} lacks ':'",
+                    config.display()
+                ));
             };
             return Ok(Some(Credentials::Basic {
                 username: u.to_string(),
@@ -216,7 +234,10 @@ mod tests {
         assert_eq!(c.params["realm"], "a\"b");
         assert_eq!(c.params["error"], "insufficient_scope");
         for bad in ["", "Bearer realm=\"unterminated", "B@d x=y", "Bearer =x"] {
-            assert!(parse_challenge(bad).is_none_or(|c| !c.params.contains_key("realm")), "{bad}");
+            assert!(
+                parse_challenge(bad).is_none_or(|c| !c.params.contains_key("realm")),
+                "{bad}"
+            );
         }
     }
 
@@ -251,6 +272,9 @@ mod tests {
             Some(Credentials::IdentityToken(_))
         ));
         assert_eq!(load_credentials(&p, "quay.io").unwrap(), None);
-        assert_eq!(load_credentials(&dir.path().join("nope"), "x").unwrap(), None);
+        assert_eq!(
+            load_credentials(&dir.path().join("nope"), "x").unwrap(),
+            None
+        );
     }
 }

@@ -98,7 +98,8 @@ fn host_only(hostport: &str) -> &str {
 fn is_loopback(hostport: &str) -> bool {
     let h = host_only(hostport);
     h == "localhost"
-        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn retry_after(resp: &http::Response<ureq::Body>) -> Option<Duration> {
@@ -108,24 +109,33 @@ fn retry_after(resp: &http::Response<ureq::Body>) -> Option<Duration> {
 
 fn error_detail(resp: http::Response<ureq::Body>) -> String {
     let mut body = Vec::new();
-    let _ = resp.into_body().into_reader().take(4096).read_to_end(&mut body);
+    let _ = resp
+        .into_body()
+        .into_reader()
+        .take(4096)
+        .read_to_end(&mut body);
     // distribution's {"errors":[{"code","message"}]}
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-        if let Some(errs) = v.get("errors").and_then(|e| e.as_array()) {
-            let parts: Vec<String> = errs
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}: {}",
-                        e.get("code").and_then(|c| c.as_str()).unwrap_or("?"),
-                        e.get("message").and_then(|c| c.as_str()).unwrap_or("")
-                    )
-                })
-                .collect();
-            return parts.join("; ");
-        }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+        && let Some(errs) = v.get("errors").and_then(|e| e.as_array())
+    {
+        let parts: Vec<String> = errs
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.get("code").and_then(|c| c.as_str()).unwrap_or("?"),
+                    e.get("message").and_then(|c| c.as_str()).unwrap_or("")
+                )
+            })
+            .collect();
+        return parts.join("; ");
     }
-    String::from_utf8_lossy(&body).chars().take(200).collect::<String>().trim().to_string()
+    String::from_utf8_lossy(&body)
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 impl Registry {
@@ -133,18 +143,21 @@ impl Registry {
     pub fn new(reference: RegistryRef, opts: RegistryOptions) -> Result<Registry, Error> {
         let host = reference.api_host().to_string();
         let plain = is_loopback(&host)
-            || opts
-                .insecure_registries
-                .iter()
-                .any(|h| h == &host || h == host_only(&host) || (h == "docker.io" && reference.registry == "docker.io"));
+            || opts.insecure_registries.iter().any(|h| {
+                h == &host
+                    || h == host_only(&host)
+                    || (h == "docker.io" && reference.registry == "docker.io")
+            });
         let base = format!("{}://{host}", if plain { "http" } else { "https" });
         let creds = match &opts.credentials {
             Some(c) => Some(c.clone()),
             None => match opts.docker_config.clone().or_else(default_docker_config) {
-                Some(p) => load_credentials(&p, &reference.registry).map_err(|reason| Error::Auth {
-                    registry: reference.registry.clone(),
-                    reason,
-                })?,
+                Some(p) => {
+                    load_credentials(&p, &reference.registry).map_err(|reason| Error::Auth {
+                        registry: reference.registry.clone(),
+                        reason,
+                    })?
+                }
                 None => None,
             },
         };
@@ -182,8 +195,13 @@ impl Registry {
         })?;
         match u.scheme {
             "https" => Ok(()),
-            "http" if is_loopback(u.host)
-                || self.opts.insecure_registries.iter().any(|h| h == u.host || h == host_only(u.host)) =>
+            "http"
+                if is_loopback(u.host)
+                    || self
+                        .opts
+                        .insecure_registries
+                        .iter()
+                        .any(|h| h == u.host || h == host_only(u.host)) =>
             {
                 Ok(())
             }
@@ -204,16 +222,23 @@ impl Registry {
             registry: registry.clone(),
             reason,
         };
-        let ch = header
-            .and_then(parse_challenge)
-            .ok_or_else(|| fail(format!("{url} answered 401 without a usable WWW-Authenticate challenge")))?;
+        let ch = header.and_then(parse_challenge).ok_or_else(|| {
+            fail(format!(
+                "{url} answered 401 without a usable WWW-Authenticate challenge"
+            ))
+        })?;
         match ch.scheme.as_str() {
             "basic" => {
                 let h = self
                     .creds
                     .as_ref()
                     .and_then(Credentials::basic_header)
-                    .ok_or_else(|| fail("the registry asks for a user name and password; none are configured".into()))?;
+                    .ok_or_else(|| {
+                        fail(
+                            "the registry asks for a user name and password; none are configured"
+                                .into(),
+                        )
+                    })?;
                 if let Ok(mut m) = self.auth.lock() {
                     m.insert("basic".into(), h);
                 }
@@ -225,7 +250,11 @@ impl Registry {
                     .get("realm")
                     .ok_or_else(|| fail("bearer challenge without realm".into()))?;
                 self.allowed(realm)?;
-                let scope = ch.params.get("scope").cloned().unwrap_or_else(|| self.scope());
+                let scope = ch
+                    .params
+                    .get("scope")
+                    .cloned()
+                    .unwrap_or_else(|| self.scope());
                 let service = ch.params.get("service").cloned();
                 let resp = match &self.creds {
                     Some(Credentials::IdentityToken(t)) => {
@@ -251,10 +280,14 @@ impl Registry {
                         req.call()
                     }
                 };
-                let resp = resp.map_err(|e| fail(format!("token request to {realm} failed: {e}")))?;
+                let resp =
+                    resp.map_err(|e| fail(format!("token request to {realm} failed: {e}")))?;
                 let status = resp.status().as_u16();
                 if status != 200 {
-                    return Err(fail(format!("token endpoint {realm} answered HTTP {status}: {}", error_detail(resp))));
+                    return Err(fail(format!(
+                        "token endpoint {realm} answered HTTP {status}: {}",
+                        error_detail(resp)
+                    )));
                 }
                 let body = resp
                     .into_body()
@@ -297,10 +330,8 @@ impl Registry {
             self.allowed(&cur)?;
             let same_origin = cur == self.base || cur.starts_with(&format!("{}/", self.base));
             let mut req = self.agent.get(cur.as_str()).header("Accept", accept);
-            if same_origin {
-                if let Some(a) = self.auth_value() {
-                    req = req.header("Authorization", a.expose());
-                }
+            if same_origin && let Some(a) = self.auth_value() {
+                req = req.header("Authorization", a.expose());
             }
             let resp = match req.call() {
                 Ok(r) => r,
@@ -343,7 +374,9 @@ impl Registry {
                         });
                     }
                     cur = if loc.starts_with('/') {
-                        let origin = split_url(&cur).map(|u| format!("{}://{}", u.scheme, u.host)).unwrap_or_default();
+                        let origin = split_url(&cur)
+                            .map(|u| format!("{}://{}", u.scheme, u.host))
+                            .unwrap_or_default();
                         format!("{origin}{loc}")
                     } else {
                         loc
@@ -378,29 +411,46 @@ impl Registry {
     }
 
     fn manifest_url(&self, reference: &str) -> String {
-        format!("{}/v2/{}/manifests/{reference}", self.base, self.reference.repository)
+        format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base, self.reference.repository
+        )
     }
 
     /// Fetches a manifest by tag or digest: raw bytes, media type, digest of the bytes.
     /// With `expected`, the bytes must match its digest (and size).
-    pub fn fetch_manifest(&self, reference: &str, expected: Option<&Digest>) -> Result<(Vec<u8>, String, Digest), Error> {
+    pub fn fetch_manifest(
+        &self,
+        reference: &str,
+        expected: Option<&Digest>,
+    ) -> Result<(Vec<u8>, String, Digest), Error> {
         let url = self.manifest_url(reference);
         let limit = self.opts.max_manifest_bytes;
         let mut attempt = 0;
         loop {
             let resp = self.get(&url, media::MANIFEST_ACCEPT)?;
-            let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let header = |n: &str| {
+                resp.headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
             let ctype = header("content-type");
             let dcd = header("docker-content-digest");
-            if let Some(len) = header("content-length").and_then(|l| l.parse::<u64>().ok()) {
-                if len > limit {
-                    return Err(Error::TooLarge {
-                        what: format!("manifest {url}"),
-                        limit,
-                    });
-                }
+            if let Some(len) = header("content-length").and_then(|l| l.parse::<u64>().ok())
+                && len > limit
+            {
+                return Err(Error::TooLarge {
+                    what: format!("manifest {url}"),
+                    limit,
+                });
             }
-            let bytes = match resp.into_body().into_with_config().limit(limit).read_to_vec() {
+            let bytes = match resp
+                .into_body()
+                .into_with_config()
+                .limit(limit)
+                .read_to_vec()
+            {
                 Ok(b) => b,
                 Err(ureq::Error::BodyExceedsLimit(_)) => {
                     return Err(Error::TooLarge {
@@ -421,28 +471,29 @@ impl Registry {
                 }
             };
             let actual = Digest::of(&bytes);
-            if let Some(exp) = expected {
-                if &actual != exp {
-                    return Err(Error::DigestMismatch {
-                        what: format!("manifest {url}"),
-                        expected: exp.clone(),
-                        actual,
-                    });
-                }
+            if let Some(exp) = expected
+                && &actual != exp
+            {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest {url}"),
+                    expected: exp.clone(),
+                    actual,
+                });
             }
-            if let Some(h) = dcd {
-                if let Ok(claimed) = Digest::parse(h.trim()) {
-                    if claimed != actual {
-                        return Err(Error::DigestMismatch {
-                            what: format!("manifest {url} (Docker-Content-Digest header)"),
-                            expected: claimed,
-                            actual,
-                        });
-                    }
-                }
+            if let Some(h) = dcd
+                && let Ok(claimed) = Digest::parse(h.trim())
+                && claimed != actual
+            {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest {url} (Docker-Content-Digest header)"),
+                    expected: claimed,
+                    actual,
+                });
             }
             let mt = match Manifest::parse(&bytes, ctype.as_deref(), &url)? {
-                Manifest::Index { media_type, .. } | Manifest::Image { media_type, .. } => media_type,
+                Manifest::Index { media_type, .. } | Manifest::Image { media_type, .. } => {
+                    media_type
+                }
             };
             return Ok((bytes, mt, actual));
         }
@@ -450,10 +501,14 @@ impl Registry {
 
     /// Downloads a blob into `sink` while hashing; fails on any digest or size mismatch.
     fn download(&self, desc: &Descriptor, sink: &mut std::fs::File) -> Result<(), Error> {
-        let url = format!("{}/v2/{}/blobs/{}", self.base, self.reference.repository, desc.digest);
+        let url = format!(
+            "{}/v2/{}/blobs/{}",
+            self.base, self.reference.repository, desc.digest
+        );
         let mut attempt = 0;
         loop {
-            sink.set_len(0).and_then(|_| sink.seek(SeekFrom::Start(0)).map(|_| ()))
+            sink.set_len(0)
+                .and_then(|_| sink.seek(SeekFrom::Start(0)).map(|_| ()))
                 .map_err(|e| Error::io("spool file", e))?;
             let resp = self.get(&url, "*/*")?;
             let mut body = resp.into_body().into_reader();
@@ -529,7 +584,8 @@ impl ImageSource for Registry {
 
     fn root(&self) -> Result<Root, Error> {
         let r = self.reference.manifest_reference();
-        let (bytes, media_type, digest) = self.fetch_manifest(&r, self.reference.digest.as_ref())?;
+        let (bytes, media_type, digest) =
+            self.fetch_manifest(&r, self.reference.digest.as_ref())?;
         Ok(Root::Addressed {
             descriptor: Descriptor {
                 media_type,
@@ -581,7 +637,8 @@ impl ImageSource for Registry {
         }
         let mut f = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         self.download(desc, &mut f)?;
-        f.seek(SeekFrom::Start(0)).map_err(|e| Error::io("spool file", e))?;
+        f.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io("spool file", e))?;
         Ok(VerifiedReader::new(
             Box::new(f),
             desc.digest.clone(),

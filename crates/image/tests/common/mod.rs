@@ -24,7 +24,11 @@ pub fn sha256(b: &[u8]) -> String {
 }
 
 fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn require(tool: &str) -> PathBuf {
@@ -34,7 +38,9 @@ fn require(tool: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("`{tool}` is required for this test and is not installed (CI installs it: apt-get install -y docker-registry openssl)");
+    panic!(
+        "`{tool}` is required for this test and is not installed (CI installs it: apt-get install -y docker-registry openssl)"
+    );
 }
 
 /// A running `docker-registry serve`, stopped on drop.
@@ -80,7 +86,11 @@ impl RegistryProc {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start docker-registry");
-        let r = RegistryProc { child, addr, _dir: dir };
+        let r = RegistryProc {
+            child,
+            addr,
+            _dir: dir,
+        };
         let start = Instant::now();
         loop {
             if let Ok(resp) = ureq_agent().get(format!("http://{}/v2/", r.addr)).call() {
@@ -89,7 +99,10 @@ impl RegistryProc {
                     break;
                 }
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "docker-registry did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "docker-registry did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         r
@@ -138,7 +151,18 @@ impl TokenIssuer {
         let key_pem = dir.path().join("key.pem");
         let cert_pem = dir.path().join("cert.pem");
         let st = Command::new(&openssl)
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=layerproof-test-issuer", "-keyout"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=layerproof-test-issuer",
+                "-keyout",
+            ])
             .arg(&key_pem)
             .arg("-out")
             .arg(&cert_pem)
@@ -184,7 +208,10 @@ impl TokenIssuer {
 
     /// A JWT granting `actions` on `repo` (the harness uses it to push fixtures).
     pub fn mint(&self, repo: &str, actions: &[&str]) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]});
         let claims = serde_json::json!({
             "iss": ISSUER, "sub": "", "aud": SERVICE, "exp": now + 3600, "nbf": now - 60, "iat": now - 60,
@@ -203,14 +230,21 @@ impl TokenIssuer {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         format!("{input}.{}", b64url(&out.stdout))
     }
 
     fn serve(&self, mut c: TcpStream) {
-        let Some((line, headers)) = read_head(&mut c) else { return };
+        let Some((line, headers)) = read_head(&mut c) else {
+            return;
+        };
         let target = line.split(' ').nth(1).unwrap_or("").to_string();
         self.requests.lock().unwrap().push(format!(
             "{line} auth={}",
@@ -227,9 +261,14 @@ impl TokenIssuer {
             .unwrap_or_default();
         let scope = query.get("scope").cloned().unwrap_or_default();
         let repo = scope.split(':').nth(1).unwrap_or("").to_string();
-        let alice = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:secret"));
+        let alice = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:secret")
+        );
         if repo.starts_with("private/") && headers.get("authorization") != Some(&alice) {
-            let _ = c.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = c.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
             return;
         }
         let body = serde_json::json!({"token": self.mint(&repo, &["pull"])}).to_string();
@@ -246,12 +285,13 @@ fn pct_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;
@@ -290,8 +330,18 @@ pub fn put_blob(base: &str, repo: &str, token: Option<&str>, bytes: &[u8]) -> St
     }
     let resp = req.send_empty().unwrap();
     assert_eq!(resp.status().as_u16(), 202, "start upload of {digest}");
-    let loc = resp.headers().get("location").unwrap().to_str().unwrap().to_string();
-    let loc = if loc.starts_with('/') { format!("{base}{loc}") } else { loc };
+    let loc = resp
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let loc = if loc.starts_with('/') {
+        format!("{base}{loc}")
+    } else {
+        loc
+    };
     let sep = if loc.contains('?') { '&' } else { '?' };
     let mut req = a
         .put(format!("{loc}{sep}digest={digest}"))
@@ -305,7 +355,14 @@ pub fn put_blob(base: &str, repo: &str, token: Option<&str>, bytes: &[u8]) -> St
 }
 
 /// Uploads a manifest under `reference` (tag or digest).
-pub fn put_manifest(base: &str, repo: &str, token: Option<&str>, reference: &str, media_type: &str, bytes: &[u8]) {
+pub fn put_manifest(
+    base: &str,
+    repo: &str,
+    token: Option<&str>,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) {
     let mut req = ureq_agent()
         .put(format!("{base}/v2/{repo}/manifests/{reference}"))
         .header("Content-Type", media_type);
@@ -313,34 +370,84 @@ pub fn put_manifest(base: &str, repo: &str, token: Option<&str>, reference: &str
         req = req.header("Authorization", format!("Bearer {t}"));
     }
     let resp = req.send(bytes).unwrap();
-    assert_eq!(resp.status().as_u16(), 201, "put manifest {repo}:{reference}");
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "put manifest {repo}:{reference}"
+    );
 }
 
 /// Pushes everything reachable from a layout's `index.json` entry (manifests, configs, layers)
 /// from the committed OCI layout fixture, then tags the entry. Returns the entry's digest.
-pub fn push_layout(base: &str, repo: &str, token: Option<&str>, layout: &Path, tag: &str) -> String {
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+pub fn push_layout(
+    base: &str,
+    repo: &str,
+    token: Option<&str>,
+    layout: &Path,
+    tag: &str,
+) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let top = &index["manifests"][0];
     let digest = top["digest"].as_str().unwrap().to_string();
-    push_node(base, repo, token, layout, top["mediaType"].as_str().unwrap(), &digest, Some(tag));
+    push_node(
+        base,
+        repo,
+        token,
+        layout,
+        top["mediaType"].as_str().unwrap(),
+        &digest,
+        Some(tag),
+    );
     digest
 }
 
 fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    std::fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+    std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
 }
 
-fn push_node(base: &str, repo: &str, token: Option<&str>, layout: &Path, mt: &str, digest: &str, tag: Option<&str>) {
+fn push_node(
+    base: &str,
+    repo: &str,
+    token: Option<&str>,
+    layout: &Path,
+    mt: &str,
+    digest: &str,
+    tag: Option<&str>,
+) {
     let bytes = blob(layout, digest);
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     if let Some(ms) = v["manifests"].as_array() {
         for m in ms {
-            push_node(base, repo, token, layout, m["mediaType"].as_str().unwrap(), m["digest"].as_str().unwrap(), None);
+            push_node(
+                base,
+                repo,
+                token,
+                layout,
+                m["mediaType"].as_str().unwrap(),
+                m["digest"].as_str().unwrap(),
+                None,
+            );
         }
     } else {
-        put_blob(base, repo, token, &blob(layout, v["config"]["digest"].as_str().unwrap()));
+        put_blob(
+            base,
+            repo,
+            token,
+            &blob(layout, v["config"]["digest"].as_str().unwrap()),
+        );
         for l in v["layers"].as_array().unwrap() {
-            put_blob(base, repo, token, &blob(layout, l["digest"].as_str().unwrap()));
+            put_blob(
+                base,
+                repo,
+                token,
+                &blob(layout, l["digest"].as_str().unwrap()),
+            );
         }
     }
     put_manifest(base, repo, token, tag.unwrap_or(digest), mt, &bytes);
@@ -357,7 +464,11 @@ pub enum Fault {
     /// Send half the body under the full Content-Length, then close.
     Truncate,
     /// Answer `status` (with an optional Retry-After) this many times, then pass through.
-    FailTimes { status: u16, times: usize, retry_after: Option<u64> },
+    FailTimes {
+        status: u16,
+        times: usize,
+        retry_after: Option<u64>,
+    },
     /// Answer 307 to `http://<to>` + the same path.
     Redirect { to: String },
 }
@@ -390,7 +501,12 @@ impl FaultProxy {
         let rules: Arc<Mutex<Vec<(String, Fault)>>> = Arc::default();
         let log: Arc<Mutex<ProxyLog>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (r2, l2, s2, up) = (rules.clone(), log.clone(), stop.clone(), upstream.to_string());
+        let (r2, l2, s2, up) = (
+            rules.clone(),
+            log.clone(),
+            stop.clone(),
+            upstream.to_string(),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s2.load(Ordering::SeqCst) {
@@ -402,7 +518,12 @@ impl FaultProxy {
                 }
             }
         });
-        FaultProxy { addr, rules, log, stop }
+        FaultProxy {
+            addr,
+            rules,
+            log,
+            stop,
+        }
     }
 
     pub fn add(&self, path: &str, f: Fault) {
@@ -410,26 +531,46 @@ impl FaultProxy {
     }
 }
 
-fn proxy_one(mut c: TcpStream, upstream: &str, rules: &Mutex<Vec<(String, Fault)>>, log: &Mutex<ProxyLog>) {
-    let Some((line, headers)) = read_head(&mut c) else { return };
+fn proxy_one(
+    mut c: TcpStream,
+    upstream: &str,
+    rules: &Mutex<Vec<(String, Fault)>>,
+    log: &Mutex<ProxyLog>,
+) {
+    let Some((line, headers)) = read_head(&mut c) else {
+        return;
+    };
     let mut parts = line.split(' ');
     let method = parts.next().unwrap_or("GET").to_string();
     let path = parts.next().unwrap_or("/").to_string();
     log.lock().unwrap().requests.push(format!(
         "{method} {path} auth={}",
-        if headers.contains_key("authorization") { "present" } else { "none" }
+        if headers.contains_key("authorization") {
+            "present"
+        } else {
+            "none"
+        }
     ));
     let fault = {
         let mut rs = rules.lock().unwrap();
         let mut found = None;
         for (p, f) in rs.iter_mut() {
             if path.contains(p.as_str()) {
-                if let Fault::FailTimes { times, status, retry_after } = f {
+                if let Fault::FailTimes {
+                    times,
+                    status,
+                    retry_after,
+                } = f
+                {
                     if *times == 0 {
                         continue;
                     }
                     *times -= 1;
-                    found = Some(Fault::FailTimes { times: *times, status: *status, retry_after: *retry_after });
+                    found = Some(Fault::FailTimes {
+                        times: *times,
+                        status: *status,
+                        retry_after: *retry_after,
+                    });
                 } else {
                     found = Some(f.clone());
                 }
@@ -439,9 +580,18 @@ fn proxy_one(mut c: TcpStream, upstream: &str, rules: &Mutex<Vec<(String, Fault)
         found
     };
     match &fault {
-        Some(Fault::FailTimes { status, retry_after, .. }) => {
-            let ra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
-            let _ = write!(c, "HTTP/1.1 {status} Injected\r\n{ra}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        Some(Fault::FailTimes {
+            status,
+            retry_after,
+            ..
+        }) => {
+            let ra = retry_after
+                .map(|s| format!("Retry-After: {s}\r\n"))
+                .unwrap_or_default();
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status} Injected\r\n{ra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
             return;
         }
         Some(Fault::Redirect { to }) => {
@@ -453,7 +603,9 @@ fn proxy_one(mut c: TcpStream, upstream: &str, rules: &Mutex<Vec<(String, Fault)
         }
         _ => {}
     }
-    let Ok(mut up) = TcpStream::connect(upstream) else { return };
+    let Ok(mut up) = TcpStream::connect(upstream) else {
+        return;
+    };
     let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {upstream}\r\n");
     for (k, v) in &headers {
         if k != "host" && k != "connection" {
@@ -466,11 +618,16 @@ fn proxy_one(mut c: TcpStream, upstream: &str, rules: &Mutex<Vec<(String, Fault)
     }
     let mut resp = Vec::new();
     let _ = up.read_to_end(&mut resp);
-    let Some(split) = resp.windows(4).position(|w| w == b"\r\n\r\n") else { return };
+    let Some(split) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return;
+    };
     let head = String::from_utf8_lossy(&resp[..split]).to_string();
     let mut body = resp[split + 4..].to_vec();
     let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("HTTP/1.0 502 Bad").replacen("HTTP/1.0", "HTTP/1.1", 1);
+    let status_line = lines
+        .next()
+        .unwrap_or("HTTP/1.0 502 Bad")
+        .replacen("HTTP/1.0", "HTTP/1.1", 1);
     let mut out = format!("{status_line}\r\n");
     for l in lines {
         let lk = l.to_ascii_lowercase();
@@ -489,7 +646,9 @@ fn proxy_one(mut c: TcpStream, upstream: &str, rules: &Mutex<Vec<(String, Fault)
         Some(Fault::Truncate) => body.truncate(full_len / 2),
         _ => {}
     }
-    out.push_str(&format!("Content-Length: {full_len}\r\nConnection: close\r\n\r\n"));
+    out.push_str(&format!(
+        "Content-Length: {full_len}\r\nConnection: close\r\n\r\n"
+    ));
     let _ = c.write_all(out.as_bytes());
     let _ = c.write_all(&body);
     let _ = c.flush();
@@ -511,16 +670,32 @@ impl Storage {
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut c) = conn else { continue };
-                let Some((line, headers)) = read_head(&mut c) else { continue };
+                let Some((line, headers)) = read_head(&mut c) else {
+                    continue;
+                };
                 l2.lock().unwrap().push(format!(
                     "{line} auth={}",
-                    if headers.contains_key("authorization") { "present" } else { "none" }
+                    if headers.contains_key("authorization") {
+                        "present"
+                    } else {
+                        "none"
+                    }
                 ));
                 let path = line.split(' ').nth(1).unwrap_or("");
-                let hexd = path.rsplit("sha256:").next().unwrap_or("").split('?').next().unwrap_or("");
+                let hexd = path
+                    .rsplit("sha256:")
+                    .next()
+                    .unwrap_or("")
+                    .split('?')
+                    .next()
+                    .unwrap_or("");
                 match std::fs::read(layout.join("blobs/sha256").join(hexd)) {
                     Ok(b) if hexd.len() == 64 => {
-                        let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", b.len());
+                        let _ = write!(
+                            c,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len()
+                        );
                         let _ = c.write_all(&b);
                     }
                     _ => {

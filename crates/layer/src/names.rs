@@ -97,6 +97,27 @@ impl NameTable {
     }
 }
 
+impl NameTable {
+    /// Infer the table from a published layer tar: every entry with a non-empty uname/gname
+    /// contributes `uid → uname` / `gid → gname` (first seen wins). This recovers the host
+    /// database of an engine that looked names up, for exactly the ids the layer uses.
+    pub fn from_layer<R: Read>(layer: R) -> Result<Self, crate::compare::Error> {
+        let mut t = NameTable::new();
+        for item in crate::compare::Reader::new(layer) {
+            if let crate::compare::Item::Entry(e) = item? {
+                let p = e.parse()?;
+                if !p.uname.is_empty() {
+                    t.users.entry(p.uid).or_insert(p.uname);
+                }
+                if !p.gname.is_empty() {
+                    t.groups.entry(p.gid).or_insert(p.gname);
+                }
+            }
+        }
+        Ok(t)
+    }
+}
+
 fn entries(text: &[u8]) -> impl Iterator<Item = (Vec<u8>, i64)> + '_ {
     text.split(|&c| c == b'\n').filter_map(|line| {
         if line.is_empty() || line[0] == b'#' {

@@ -1,4 +1,5 @@
 //! layerproof-verifier (under construction).
 #![forbid(unsafe_code)]
 
+pub mod infer;
 pub mod rebuild;

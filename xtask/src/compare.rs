@@ -1,35 +1,42 @@
 //! The one place where the live oracle meets layerproof: given what Docker wrote for a case on
 //! one engine/builder, ask the library to produce the same thing and say whether it did.
 //!
-//! The library side (`layerproof_archive::unpack` → `layerproof_layer::write_layer(tree, profile, out)`)
-//! is being written concurrently. Until it is wired here, [`compare`] returns
-//! [`Verdict::NotWired`], which the oracle counts as a failure: a missing comparison must never
-//! look like a pass.
+//! The comparison itself is `layerproof_verifier::conformance::check`, the same code the
+//! hermetic `oracle_conformance` test runs over the recorded fixtures.
 
 use crate::oracle::{Build, DockerResult, Input};
+use layerproof_verifier::conformance::{self, Docker};
 
 /// Outcome of comparing layerproof's rebuild with Docker's result.
-#[allow(
-    dead_code,
-    reason = "Match/Mismatch are produced once the layer library is wired in"
-)]
 pub enum Verdict {
     /// Same bytes (or the same refusal reason).
     Match(String),
     /// Different: the text names the first differing header, field by field.
     Mismatch(String),
-    /// The library API needed for the comparison does not exist yet.
+    /// No profile models this engine, so nothing could be compared (counted as a failure).
     NotWired,
 }
 
 /// Compares layerproof with Docker for one case × engine × builder.
 ///
 /// `engine` is `docker-20.10` or `docker-26.1`, `builder` is `classic` or `buildkit`; `docker` is
-/// the layer bytes Docker wrote (or its refusal) and the build's wall-clock window, which is the
-/// only legitimate source for implied directories' mtimes.
+/// the layer bytes Docker wrote (or its refusal). Implied directories' mtimes, uname/gname of the
+/// Debian 20.10 build, and a plain-copied source's metadata are the only values taken from
+/// Docker's output.
 pub fn compare(input: &Input, engine: &str, builder: &str, docker: &Build) -> Verdict {
-    let _ = (input, engine, builder);
-    match &docker.result {
-        DockerResult::Built { .. } | DockerResult::Refused { .. } => Verdict::NotWired,
+    let _ = builder;
+    let Some(profile) = conformance::profile_for_engine(engine) else {
+        return Verdict::NotWired;
+    };
+    let theirs = match &docker.result {
+        DockerResult::Built { layer: Some(l), .. } => Docker::Layer(l),
+        DockerResult::Built { layer: None, .. } => {
+            return Verdict::Mismatch("Docker's image has no layer".into());
+        }
+        DockerResult::Refused { message } => Docker::Refused(message),
+    };
+    match conformance::check(&input.bytes_path, &input.file_name, profile, theirs) {
+        conformance::Verdict::Match(t) => Verdict::Match(t),
+        conformance::Verdict::Mismatch(t) => Verdict::Mismatch(t),
     }
 }

@@ -1,5 +1,6 @@
 //! layerproof-verifier (under construction).
 #![forbid(unsafe_code)]
 
+pub mod conformance;
 pub mod infer;
 pub mod rebuild;

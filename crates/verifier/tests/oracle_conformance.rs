@@ -7,29 +7,13 @@
 //! PROVENANCE.json first, so a hand-edited fixture fails.
 
 use std::fs;
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use layerproof_layer::Profile;
-use layerproof_verifier::infer;
-use layerproof_verifier::rebuild::{self, Outcome, Params, PlainFileMeta};
+use layerproof_verifier::conformance::{self, Docker, Verdict};
 use sha2::{Digest, Sha256};
 
 fn oracle_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/oracle")
-}
-
-/// The profile that models each recorded engine (both builders go through the moby overlay2
-/// Tarballer on the graphdriver store).
-fn profile_for(engine_builder: &str) -> &'static Profile {
-    let name = if engine_builder.starts_with("docker-20.10-") {
-        "docker-20.10-debian"
-    } else if engine_builder.starts_with("docker-26.1-") {
-        "docker-24-27"
-    } else {
-        panic!("no profile mapped for recorded engine {engine_builder}")
-    };
-    Profile::by_name(name).unwrap_or_else(|| panic!("profile {name} is not shipped"))
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -84,18 +68,6 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn opener(path: PathBuf) -> impl Fn() -> io::Result<Box<dyn Read + Send>> {
-    move || Ok(Box::new(io::BufReader::new(fs::File::open(&path)?)) as Box<dyn Read + Send>)
-}
-
-/// The first line of Docker's error, without the builder's prefix.
-fn docker_reason(text: &str) -> &str {
-    let line = text.lines().next().unwrap_or("");
-    line.rsplit_once("failed to copy files: ")
-        .map(|(_, r)| r)
-        .unwrap_or(line)
-}
-
 #[test]
 fn every_recorded_case_is_reproduced_byte_for_byte() {
     let cases = cases();
@@ -114,69 +86,26 @@ fn every_recorded_case_is_reproduced_byte_for_byte() {
         }
         for build in &case.builds {
             let out = case.dir.join(build);
-            let profile = profile_for(build);
-            let mut params = Params::new(profile, case.input.as_bytes().to_vec());
-            let docker_layer = fs::read(out.join("layer.tar")).ok();
-            if let Some(layer) = &docker_layer {
-                let published = infer::from_layer(&layer[..]).unwrap();
-                params.implied_times = published.dir_mtimes.clone();
-                if published.has_names {
-                    params.names = Some(published.names.clone());
+            let engine = build.rsplit_once('-').map_or(build.as_str(), |(e, _)| e);
+            let profile = conformance::profile_for_engine(engine)
+                .unwrap_or_else(|| panic!("no profile mapped for recorded engine {engine}"));
+            let layer = fs::read(out.join("layer.tar")).ok();
+            let refusal = fs::read_to_string(out.join("refusal.txt")).ok();
+            let docker = match (&layer, &refusal) {
+                (Some(l), _) => Docker::Layer(l),
+                (None, Some(r)) => Docker::Refused(r),
+                (None, None) => {
+                    failures.push(format!(
+                        "{}/{build}: neither layer.tar nor refusal.txt",
+                        case.name
+                    ));
+                    continue;
                 }
-                if let Some((perm, mtime)) = published.files.get(case.input.as_bytes()) {
-                    params.plain_file = PlainFileMeta {
-                        perm: *perm,
-                        mtime: *mtime,
-                    };
-                }
-            }
-            let result = rebuild::rebuild(&opener(input.clone()), &params, Vec::new());
+            };
             checked += 1;
-            match (
-                result,
-                docker_layer,
-                fs::read_to_string(out.join("refusal.txt")).ok(),
-            ) {
-                (Ok((ours, Outcome::Built(_))), Some(theirs), _) => {
-                    if ours != theirs {
-                        let diff =
-                            layerproof_layer::compare::first_difference(&ours[..], &theirs[..])
-                                .map(|d| d.map(|d| d.to_string()).unwrap_or_default())
-                                .unwrap_or_else(|e| format!("(cannot compare: {e})"));
-                        failures.push(format!(
-                            "{}/{build} [{}]: layer differs\n{diff}",
-                            case.name, profile.name
-                        ));
-                    }
-                }
-                (Ok((_, Outcome::Refused(r))), _, Some(text)) => {
-                    let reason = docker_reason(&text);
-                    let same = reason.contains(&r.message)
-                        || matches!(
-                            r.kind,
-                            layerproof_archive::unpack::RefusalKind::CorruptArchive
-                        );
-                    if !same {
-                        failures.push(format!(
-                            "{}/{build}: both refuse, for different reasons:\n  docker: {reason}\n  ours:   {}",
-                            case.name, r.message
-                        ));
-                    }
-                }
-                (Ok((_, Outcome::Refused(r))), Some(_), None) => failures.push(format!(
-                    "{}/{build}: Docker built it, we refuse: {r}",
-                    case.name
-                )),
-                (Ok((_, Outcome::Built(_))), None, Some(text)) => failures.push(format!(
-                    "{}/{build}: Docker refused ({}), we build it",
-                    case.name,
-                    docker_reason(&text)
-                )),
-                (Err(e), _, _) => failures.push(format!("{}/{build}: error: {e}", case.name)),
-                (_, None, None) => failures.push(format!(
-                    "{}/{build}: fixture has neither layer.tar nor refusal.txt",
-                    case.name
-                )),
+            if let Verdict::Mismatch(why) = conformance::check(&input, &case.input, profile, docker)
+            {
+                failures.push(format!("{}/{build}: {why}", case.name));
             }
         }
     }

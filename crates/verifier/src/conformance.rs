@@ -1,0 +1,110 @@
+//! Compare layerproof's rebuild with what a real engine did for one `ADD <file> /` build.
+//!
+//! Shared by the hermetic conformance test (recorded fixtures) and `cargo xtask oracle` (live
+//! engines). Only the free parameters are taken from Docker's layer (see [`crate::infer`]);
+//! everything else must come from the input.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use layerproof_archive::unpack::RefusalKind;
+use layerproof_layer::Profile;
+
+use crate::infer;
+use crate::rebuild::{self, Outcome, Params, PlainFileMeta};
+
+/// What the engine did.
+#[derive(Debug, Clone, Copy)]
+pub enum Docker<'a> {
+    /// It built the image; these are the exact layer bytes from `docker save`.
+    Layer(&'a [u8]),
+    /// It refused; this is its error message.
+    Refused(&'a str),
+}
+
+/// The comparison's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same bytes, or the same refusal.
+    Match(String),
+    /// Different; the text names the first difference (field by field for headers).
+    Mismatch(String),
+}
+
+/// The shipped profile that models an engine as recorded by the oracle (`docker-20.10` is
+/// Debian's build, the one the oracle machine runs).
+pub fn profile_for_engine(engine: &str) -> Option<&'static Profile> {
+    let name = match engine {
+        "docker-20.10" => "docker-20.10-debian",
+        "docker-26.1" => "docker-24-27",
+        _ => return None,
+    };
+    Profile::by_name(name)
+}
+
+/// The reason in a Docker build error (`failed to copy files: <reason>`, first line).
+pub fn docker_reason(text: &str) -> &str {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    line.rsplit_once("failed to copy files: ")
+        .map(|(_, r)| r)
+        .unwrap_or(line)
+}
+
+/// Rebuild `input` (the ADD source, named `source_name` in the build context) under `profile`
+/// and compare with what Docker did.
+pub fn check(input: &Path, source_name: &str, profile: &Profile, docker: Docker<'_>) -> Verdict {
+    let mut params = Params::new(profile, source_name.as_bytes().to_vec());
+    if let Docker::Layer(layer) = docker {
+        match infer::from_layer(layer) {
+            Ok(published) => {
+                params.implied_times = published.dir_mtimes.clone();
+                if published.has_names {
+                    params.names = Some(published.names.clone());
+                }
+                if let Some((perm, mtime)) = published.files.get(source_name.as_bytes()) {
+                    params.plain_file = PlainFileMeta {
+                        perm: *perm,
+                        mtime: *mtime,
+                    };
+                }
+            }
+            Err(e) => return Verdict::Mismatch(format!("cannot read Docker's layer: {e}")),
+        }
+    }
+    let open =
+        || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(BufReader::new(File::open(input)?))) };
+    let result = rebuild::rebuild(&open, &params, Vec::new());
+    let p = profile.name;
+    match (result, docker) {
+        (Err(e), _) => Verdict::Mismatch(format!("[{p}] rebuild failed: {e}")),
+        (Ok((ours, Outcome::Built(layer))), Docker::Layer(theirs)) => {
+            if ours == theirs {
+                Verdict::Match(format!("[{p}] identical, {}", layer.summary.diff_id))
+            } else {
+                let diff = layerproof_layer::compare::first_difference(&ours[..], theirs)
+                    .map(|d| d.map(|d| d.to_string()).unwrap_or_default())
+                    .unwrap_or_else(|e| format!("(cannot compare: {e})"));
+                Verdict::Mismatch(format!("[{p}] layer differs\n{diff}"))
+            }
+        }
+        (Ok((_, Outcome::Refused(r))), Docker::Refused(text)) => {
+            let reason = docker_reason(text);
+            if reason.contains(&r.message) || r.kind == RefusalKind::CorruptArchive {
+                Verdict::Match(format!("[{p}] both refuse: {reason}"))
+            } else {
+                Verdict::Mismatch(format!(
+                    "[{p}] both refuse, for different reasons:\n  docker: {reason}\n  ours:   {}",
+                    r.message
+                ))
+            }
+        }
+        (Ok((_, Outcome::Refused(r))), Docker::Layer(_)) => {
+            Verdict::Mismatch(format!("[{p}] Docker built it, we refuse: {r}"))
+        }
+        (Ok((_, Outcome::Built(_))), Docker::Refused(text)) => Verdict::Mismatch(format!(
+            "[{p}] Docker refused ({}), we build it",
+            docker_reason(text)
+        )),
+    }
+}

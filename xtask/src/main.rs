@@ -55,6 +55,9 @@ enum Task {
         /// Re-hash every recorded file against its PROVENANCE.json; needs no engine.
         #[arg(long)]
         check_provenance: bool,
+        /// Only regenerate SUMMARY.md from the recorded folders (no engine needed).
+        #[arg(long, conflicts_with_all = ["record", "check_provenance"])]
+        summary: bool,
         /// Also build the large Debian bookworm minbase rootfs (mmdebstrap; never committed).
         #[arg(long)]
         with_minbase: bool,
@@ -114,6 +117,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ..
         } => {
             oracle::check_provenance(&oracle_dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Oracle { summary: true, .. } => {
+            oracle::write_summary(&oracle_dir, &testgen::cases()?, &oracle::all_combos())?;
+            println!("wrote {}", oracle_dir.join("SUMMARY.md").display());
             Ok(ExitCode::SUCCESS)
         }
         Task::Oracle {

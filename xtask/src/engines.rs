@@ -173,7 +173,10 @@ fn find_running(l: &Layout, v: Version) -> Option<Engine> {
         Version::D20 => LEGACY_D20,
         Version::D26 => LEGACY_D26,
     };
-    for sock in [l.sock(v), PathBuf::from(legacy)] {
+    // LAYERPROOF_NO_LEGACY=1 ignores engines started by the older shell setup (tests the start path).
+    let reuse_legacy = std::env::var_os("LAYERPROOF_NO_LEGACY").is_none();
+    let socks = std::iter::once(l.sock(v)).chain(reuse_legacy.then(|| PathBuf::from(legacy)));
+    for sock in socks {
         if let Some(ver) = probe(&client, &l.config_dir(), &sock)
             && ver.starts_with(v.prefix())
         {

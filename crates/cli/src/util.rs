@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Readable text.
+    #[value(alias = "text")]
     Human,
     /// Machine-readable JSON (a versioned schema).
     Json,

@@ -727,43 +727,8 @@ fn cstr(b: &[u8]) -> &[u8] {
     b.iter().position(|&c| c == 0).map_or(b, |i| &b[..i])
 }
 
-/// Go's `parseNumeric`: base-256 if the high bit is set, otherwise octal with NUL/space trimmed.
-pub fn parse_numeric(b: &[u8]) -> Option<i64> {
-    if let Some(&first) = b.first()
-        && first & 0x80 != 0
-    {
-        let inv = if first & 0x40 != 0 { 0xff } else { 0 };
-        let mut x: u64 = 0;
-        for (i, &c) in b.iter().enumerate() {
-            let mut c = c ^ inv;
-            if i == 0 {
-                c &= 0x7f;
-            }
-            if x >> 56 > 0 {
-                return None;
-            }
-            x = (x << 8) | u64::from(c);
-        }
-        if x >> 63 > 0 {
-            return None;
-        }
-        return Some(if inv == 0xff { !(x as i64) } else { x as i64 });
-    }
-    let start = b
-        .iter()
-        .position(|&c| c != 0 && c != b' ')
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|&c| c != 0 && c != b' ')
-        .map_or(start, |i| i + 1);
-    let t = cstr(&b[start..end.max(start)]);
-    if t.is_empty() {
-        return Some(0);
-    }
-    let s = std::str::from_utf8(t).ok()?;
-    u64::from_str_radix(s, 8).ok().map(|v| v as i64)
-}
+/// Go's `parseNumeric` (the archive crate's reader owns the one implementation).
+pub use layerproof_archive::read::parse_numeric;
 
 /// Parse PAX records (`"%d %s=%s\n"`), in order. `None` if malformed.
 pub fn parse_pax(mut body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {

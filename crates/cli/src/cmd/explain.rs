@@ -5,15 +5,7 @@ use anyhow::Context as _;
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector, chain};
 
 use crate::Outcome;
-
-/// Output formats of `explain`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    /// A readable tree.
-    Text,
-    /// JSON (the `Chain` structure of layerproof-image).
-    Json,
-}
+use crate::util::Format;
 
 /// Show an image's digest chain: index → per-platform manifests → config (image ID) → layer
 /// blobs → diff_ids, and which digest `docker pull`, `docker image ls --digests` and a registry
@@ -28,7 +20,7 @@ pub struct Args {
     #[arg(long, default_value = "host")]
     pub platform: String,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Registry host reachable over plain HTTP (loopback hosts always are). Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
@@ -53,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     c.reference = r.to_string();
     let mut out = std::io::stdout().lock();
     match args.format {
-        Format::Text => out.write_all(chain::render_text(&c).as_bytes())?,
+        Format::Human => out.write_all(chain::render_text(&c).as_bytes())?,
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &c)?;
             writeln!(out)?;

@@ -4,15 +4,7 @@ use std::io::Write;
 use layerproof_layer::Profile;
 
 use crate::Outcome;
-
-/// Output formats of `profiles`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    /// A readable table per profile.
-    Text,
-    /// JSON: `[{name, summary, switches: [{key, side, value, meaning, evidence}]}]`.
-    Json,
-}
+use crate::util::Format;
 
 /// List the engine profiles: every switch that changes layer bytes (or the unpack), its value,
 /// what it does, and the evidence behind it (observed on a real engine, or read in source).
@@ -21,7 +13,7 @@ pub struct Args {
     /// Show only this profile.
     pub name: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
 
@@ -56,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             serde_json::to_writer_pretty(&mut out, &views).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
-        Format::Text => {
+        Format::Human => {
             for (i, p) in chosen.iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;

@@ -1,0 +1,3 @@
+FROM scratch
+ADD oci/blobs/rootfs.tar.gz /
+CMD ["bash"]

@@ -1,0 +1,4 @@
+FROM scratch
+COPY <<EOF /hello
+hi
+EOF

@@ -1,0 +1,3 @@
+FROM scratch
+ARG VERSION
+LABEL v="${VERSION:?must be set}"

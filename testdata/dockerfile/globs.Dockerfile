@@ -1,0 +1,4 @@
+FROM scratch
+COPY *.txt dir/ /dst/
+COPY nomatch-*.bin /dst/
+ADD ["dir/[ab].tar", "/archives/"]

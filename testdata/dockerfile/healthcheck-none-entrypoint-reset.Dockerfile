@@ -1,0 +1,5 @@
+FROM scratch
+CMD ["a"]
+FROM scratch AS second
+ENTRYPOINT ["/bin/app"]
+HEALTHCHECK NONE

@@ -43,11 +43,25 @@ pub fn profile_for_engine(engine: &str) -> Option<&'static Profile> {
     Profile::by_name(name)
 }
 
-/// The reason in a Docker build error (`failed to copy files: <reason>`, first line).
+/// The reason in a Docker build error: the last line carrying one of the builders' error
+/// prefixes (`failed to copy files: `, `ERROR: failed to solve: `, `Error processing tar file`),
+/// without the prefix. Works on a recorded `refusal.txt` and on a whole build log.
 pub fn docker_reason(text: &str) -> &str {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    line.rsplit_once("failed to copy files: ")
-        .map(|(_, r)| r)
+    const PREFIXES: [&str; 3] = [
+        "failed to copy files: ",
+        "ERROR: failed to solve: ",
+        "Error processing tar file",
+    ];
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| PREFIXES.iter().any(|p| l.contains(p)))
+        .or_else(|| text.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+        .trim();
+    PREFIXES
+        .iter()
+        .find_map(|p| line.rsplit_once(p).map(|(_, r)| r))
         .unwrap_or(line)
 }
 
@@ -106,5 +120,28 @@ pub fn check(input: &Path, source_name: &str, profile: &Profile, docker: Docker<
             "[{p}] Docker refused ({}), we build it",
             docker_reason(text)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::docker_reason;
+
+    #[test]
+    fn reason_is_found_in_each_builders_output() {
+        let classic = "Sending build context to Docker daemon  4.608kB\nStep 2/3 : ADD x.tar /\n\
+                       failed to copy files: link /d /hl: operation not permitted\n";
+        assert_eq!(
+            docker_reason(classic),
+            "link /d /hl: operation not permitted"
+        );
+        let buildkit = "#1 [internal] load build definition\n#5 ERROR: link /d /hl\n\
+                        ERROR: failed to solve: link /d /hl: operation not permitted\n";
+        assert_eq!(
+            docker_reason(buildkit),
+            "link /d /hl: operation not permitted"
+        );
+        let old = "Error processing tar file(exit status 1): unexpected EOF\n";
+        assert_eq!(docker_reason(old), "(exit status 1): unexpected EOF");
     }
 }

@@ -478,20 +478,12 @@ impl Unpacker {
     pub fn finish(mut self) -> Result<Unpacked, Error> {
         let dirs = std::mem::take(&mut self.dirs);
         for d in dirs {
+            // chtimes follows symlinks; a path that no longer resolves fails the build.
             let node = match self.resolve(&d.components, true) {
                 Ok(Resolved::Found(n)) => n,
-                Ok(Resolved::Missing { .. }) => {
-                    return Err(Error::Refused(Refusal {
-                        entry: Some(d.entry),
-                        name: d.display.clone(),
-                        kind: RefusalKind::Syscall {
-                            op: "chtimes",
-                            errno: Errno::Enoent,
-                        },
-                        message: format!("chtimes /{}: {}", d.display, Errno::Enoent.message()),
-                    }));
-                }
-                Err(errno) => {
+                other => {
+                    // `Missing` is ENOENT; a failed walk carries its own errno.
+                    let errno = other.err().unwrap_or(Errno::Enoent);
                     return Err(Error::Refused(Refusal {
                         entry: Some(d.entry),
                         name: d.display.clone(),
@@ -1090,23 +1082,26 @@ pub fn clean_components(name: &[u8], clamp_at_root: bool) -> Option<Vec<Vec<u8>>
 fn clean_lexical_is_dot(name: &[u8]) -> bool {
     // filepath.Clean(name) == "." : relative and every component cancels out without `..`
     // escaping the start.
-    if name.starts_with(b"/") {
-        return false;
-    }
-    let mut depth: i64 = 0;
-    for part in name.split(|&b| b == b'/') {
+    !name.starts_with(b"/") && lexical_depth(0, name) == Some(0)
+}
+
+/// Depth reached by walking a relative `path` lexically from depth `start`; `None` as soon as a
+/// `..` climbs above depth 0.
+fn lexical_depth(start: i64, path: &[u8]) -> Option<i64> {
+    let mut depth = start;
+    for part in path.split(|&b| b == b'/') {
         match part {
             b"" | b"." => {}
             b".." => {
                 depth -= 1;
                 if depth < 0 {
-                    return false;
+                    return None;
                 }
             }
             _ => depth += 1,
         }
     }
-    depth == 0
+    Some(depth)
 }
 
 /// Docker's `boundTime`: before the epoch or after Go's maximum `time.Unix(0, 1<<63-1)`
@@ -1154,21 +1149,5 @@ fn count_subtree(tree: &Tree, node: NodeId) -> u64 {
 
 /// True when a relative symlink target at `components` climbs above the root lexically.
 fn climbs_above_root(components: &[Vec<u8>], target: &[u8]) -> bool {
-    if target.starts_with(b"/") {
-        return false;
-    }
-    let mut depth = components.len() as i64 - 1;
-    for part in target.split(|&b| b == b'/') {
-        match part {
-            b"" | b"." => {}
-            b".." => {
-                depth -= 1;
-                if depth < 0 {
-                    return true;
-                }
-            }
-            _ => depth += 1,
-        }
-    }
-    false
+    !target.starts_with(b"/") && lexical_depth(components.len() as i64 - 1, target).is_none()
 }

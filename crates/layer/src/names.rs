@@ -35,6 +35,19 @@ impl NameTable {
         self.groups.insert(gid, name.into());
     }
 
+    /// Learn names from one layer header: a non-empty uname names its uid, a non-empty gname
+    /// its gid; the first name seen for an id is kept. Returns true when either name was
+    /// non-empty.
+    pub fn note_header(&mut self, uid: i64, uname: &[u8], gid: i64, gname: &[u8]) -> bool {
+        if !uname.is_empty() {
+            self.users.entry(uid).or_insert_with(|| uname.to_vec());
+        }
+        if !gname.is_empty() {
+            self.groups.entry(gid).or_insert_with(|| gname.to_vec());
+        }
+        !uname.is_empty() || !gname.is_empty()
+    }
+
     /// The user name for `uid`, if known.
     pub fn user(&self, uid: i64) -> Option<&[u8]> {
         self.users.get(&uid).map(Vec::as_slice)
@@ -106,12 +119,7 @@ impl NameTable {
         for item in crate::compare::Reader::new(layer) {
             if let crate::compare::Item::Entry(e) = item? {
                 let p = e.parse()?;
-                if !p.uname.is_empty() {
-                    t.users.entry(p.uid).or_insert(p.uname);
-                }
-                if !p.gname.is_empty() {
-                    t.groups.entry(p.gid).or_insert(p.gname);
-                }
+                t.note_header(p.uid, &p.uname, p.gid, &p.gname);
             }
         }
         Ok(t)

@@ -45,14 +45,7 @@ pub fn from_layer<R: Read>(layer: R) -> Result<Published, read::Error> {
             }
             _ => {}
         }
-        if !h.uname.is_empty() {
-            out.names.insert_user(h.uid, h.uname.clone());
-            out.has_names = true;
-        }
-        if !h.gname.is_empty() {
-            out.names.insert_group(h.gid, h.gname.clone());
-            out.has_names = true;
-        }
+        out.has_names |= out.names.note_header(h.uid, &h.uname, h.gid, &h.gname);
     }
     Ok(out)
 }

@@ -140,17 +140,14 @@ pub fn rebuild<W: Write>(
         Added::PlainFile { reason, .. } => {
             let mut tree = Tree::new(params.memory_budget);
             let mut body = open().map_err(source::Error::Io)?;
-            let len = {
-                // The store needs the length up front; count while spooling through a
-                // temporary store first would double the work, so read the body once here.
-                let mut buf = Vec::new();
-                body.read_to_end(&mut buf).map_err(source::Error::Io)?;
-                tree.content_mut().put_bytes(&buf)?
-            };
+            // The content store needs the length up front, so the copied file is read whole.
+            let mut buf = Vec::new();
+            body.read_to_end(&mut buf).map_err(source::Error::Io)?;
+            let content = tree.content_mut().put_bytes(&buf)?;
             let mut ino = Inode::new(Kind::File);
             ino.perm = params.plain_file.perm;
             ino.mtime = params.plain_file.mtime;
-            ino.content = Some(len);
+            ino.content = Some(content);
             let ino = tree.add_inode(ino);
             tree.link(ROOT, &params.source_name, ino, Origin::Entry { index: 0 });
             (tree, Vec::new(), Treatment::Copied { reason })

@@ -138,18 +138,17 @@ fn materialise(tree: &Tree, dir: &Path) -> anyhow::Result<Manifest> {
         .with_context(|| format!("cannot open {}", dir.display()))?,
     );
     let is_root = rustix::process::geteuid().is_root();
-    // Open directory handles by node, and the first path of each hard-linked inode.
-    let mut dirs: HashMap<NodeId, Rc<OwnedFd>> = HashMap::new();
+    // Open directory handles by node (the root included), and the first path of each
+    // hard-linked inode.
+    let mut dirs: HashMap<NodeId, Rc<OwnedFd>> = HashMap::from([(ROOT, root)]);
     let mut first_path: HashMap<u32, (NodeId, Vec<u8>)> = HashMap::new();
     let mut dir_times: Vec<(NodeId, Vec<u8>)> = Vec::new();
     for entry in tree.walk() {
         let node = tree.node(entry.node);
-        let parent_fd = Rc::clone(if node.parent == ROOT {
-            &root
-        } else {
+        let parent_fd = Rc::clone(
             dirs.get(&node.parent)
-                .context("internal: parent directory handle missing")?
-        });
+                .context("internal: parent directory handle missing")?,
+        );
         let parent_fd = &*parent_fd;
         let name = OsStr::from_bytes(&node.name);
         let ino = tree.inode(node.inode);
@@ -158,12 +157,9 @@ fn materialise(tree: &Tree, dir: &Path) -> anyhow::Result<Manifest> {
         if ino.nlink > 1 && ino.kind != Kind::Dir {
             if let Some((first_node, _)) = first_path.get(&node.inode) {
                 let first = tree.node(*first_node);
-                let first_parent: &OwnedFd = if first.parent == ROOT {
-                    &root
-                } else {
-                    dirs.get(&first.parent)
-                        .context("internal: directory handle missing")?
-                };
+                let first_parent = dirs
+                    .get(&first.parent)
+                    .context("internal: directory handle missing")?;
                 rustix::fs::linkat(
                     first_parent,
                     OsStr::from_bytes(&first.name),
@@ -246,11 +242,7 @@ fn materialise(tree: &Tree, dir: &Path) -> anyhow::Result<Manifest> {
     // Directory times last, deepest first, so creating children does not bump them.
     for (node, path) in dir_times.iter().rev() {
         let n = tree.node(*node);
-        let parent_fd: &OwnedFd = if n.parent == ROOT {
-            &root
-        } else {
-            &dirs[&n.parent]
-        };
+        let parent_fd = &dirs[&n.parent];
         set_times(
             parent_fd,
             OsStr::from_bytes(&n.name),

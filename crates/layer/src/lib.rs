@@ -52,6 +52,7 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod compress;
 pub mod names;
 pub mod profile;
 pub mod tarheader;

@@ -36,7 +36,9 @@ enum Command {
     Explain(cmd::explain::Args),
     Inspect(cmd::inspect::Args),
     Profiles(cmd::profiles::Args),
+    Rebuild(cmd::rebuild::Args),
     Unpack(cmd::unpack::Args),
+    Verify(cmd::verify::Args),
 }
 
 /// What a subcommand concluded; mapped onto the process exit code.
@@ -54,7 +56,9 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Profiles(args) => cmd::profiles::run(args),
+        Command::Rebuild(args) => cmd::rebuild::run(args),
         Command::Unpack(args) => cmd::unpack::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

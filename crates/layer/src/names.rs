@@ -63,6 +63,17 @@ impl NameTable {
         (self.users.len(), self.groups.len())
     }
 
+    /// The table for messages: `users 0=root, 1000=app; groups 0=root`.
+    pub fn describe(&self) -> String {
+        let show = |m: &BTreeMap<i64, Vec<u8>>| {
+            m.iter()
+                .map(|(id, n)| format!("{id}={}", String::from_utf8_lossy(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!("users {}; groups {}", show(&self.users), show(&self.groups))
+    }
+
     /// True when no name is known.
     pub fn is_empty(&self) -> bool {
         self.users.is_empty() && self.groups.is_empty()

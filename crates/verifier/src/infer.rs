@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use layerproof_archive::Timestamp;
-use layerproof_archive::header::typeflag;
+use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::read;
 use layerproof_layer::NameTable;
 
@@ -27,25 +27,29 @@ pub struct Published {
     pub files: BTreeMap<Vec<u8>, (u32, Timestamp)>,
 }
 
+impl Published {
+    /// Take what one header of a published layer says.
+    pub fn note_header(&mut self, h: &Header) {
+        let path = crate::layerscan::normalise(&h.name);
+        match h.typeflag {
+            typeflag::DIR => {
+                self.dir_mtimes.insert(path, h.mtime);
+            }
+            typeflag::REG => {
+                self.files.insert(path, (h.perm(), h.mtime));
+            }
+            _ => {}
+        }
+        self.has_names |= self.names.note_header(h.uid, &h.uname, h.gid, &h.gname);
+    }
+}
+
 /// Read the headers of a layer tar (uncompressed) and collect the free parameters.
 pub fn from_layer<R: Read>(layer: R) -> Result<Published, read::Error> {
     let mut reader = read::Reader::new(layer);
     let mut out = Published::default();
     while let Some(h) = reader.next_header()? {
-        let mut path = h.name.clone();
-        while path.last() == Some(&b'/') {
-            path.pop();
-        }
-        match h.typeflag {
-            typeflag::DIR => {
-                out.dir_mtimes.insert(path, h.mtime);
-            }
-            typeflag::REG => {
-                out.files.insert(path, (h.perm(), h.mtime));
-            }
-            _ => {}
-        }
-        out.has_names |= out.names.note_header(h.uid, &h.uname, h.gid, &h.gname);
+        out.note_header(&h);
     }
     Ok(out)
 }

@@ -5,5 +5,9 @@
 pub mod dockerfile;
 
 pub mod conformance;
+pub mod explain;
 pub mod infer;
+pub mod layerscan;
 pub mod rebuild;
+pub mod report;
+pub mod verify;

@@ -52,6 +52,8 @@ pub struct Params<'a> {
     pub plain_file: PlainFileMeta,
     /// Memory budget for file bodies before they spill to a temporary file.
     pub memory_budget: u64,
+    /// Whether an archive source is unpacked (`ADD`) or copied as a file (`COPY`).
+    pub unpack: bool,
 }
 
 impl<'a> Params<'a> {
@@ -65,6 +67,7 @@ impl<'a> Params<'a> {
             names: None,
             plain_file: PlainFileMeta::default(),
             memory_budget: layerproof_archive::content::DEFAULT_MEMORY_BUDGET,
+            unpack: true,
         }
     }
 }
@@ -121,53 +124,125 @@ pub enum Error {
 /// out not to be an archive and must be copied byte for byte.
 pub type Opener<'a> = &'a dyn Fn() -> std::io::Result<Box<dyn Read + Send>>;
 
-/// Rebuild the layer of `ADD <source> /` into `out`.
+/// The source after Docker's `ADD` rules, before it is written as a layer.
+#[derive(Debug)]
+pub enum Unpacked {
+    /// The tree the engine would leave behind.
+    Tree(Box<Prepared>),
+    /// The engine would refuse the `ADD`.
+    Refused(Refusal),
+}
+
+/// An unpacked source, ready to be written under any profile sharing its unpack rules
+/// (see [`unpack_key`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The extracted tree.
+    pub tree: Tree,
+    /// Hazards met while unpacking (empty for a plain copy).
+    pub hazards: Vec<Hazard>,
+    /// How the source was treated.
+    pub treatment: Treatment,
+}
+
+/// Profiles with equal keys unpack a source into the same tree, so one unpack serves them all.
+pub fn unpack_key(profile: &Profile) -> (layerproof_archive::unpack::Options, bool) {
+    (
+        profile.unpack_options(Timestamp::EPOCH),
+        profile.zstd_unpack.value,
+    )
+}
+
+/// Apply Docker's `ADD` rules (or, with `params.unpack == false`, `COPY`'s plain copy) to the
+/// source. The expensive half of a rebuild: decompression, tar parsing, content storage.
+pub fn unpack(open: Opener<'_>, params: &Params<'_>) -> Result<Unpacked, Error> {
+    let copy_reason = if params.unpack {
+        let mut opts = source::Options::default();
+        opts.decompress.zstd = params.profile.zstd_unpack.value;
+        opts.unpack = params.profile.unpack_options(params.build_time);
+        opts.unpack.memory_budget = params.memory_budget;
+        match source::add(open().map_err(source::Error::Io)?, &opts)? {
+            Added::Archive(a) => {
+                return Ok(match a.outcome {
+                    Ok(u) => Unpacked::Tree(Box::new(Prepared {
+                        tree: u.tree,
+                        hazards: u.hazards,
+                        treatment: Treatment::Unpacked(a.compression),
+                    })),
+                    Err(r) => Unpacked::Refused(r),
+                });
+            }
+            Added::PlainFile { reason, .. } => reason,
+        }
+    } else {
+        "COPY never unpacks".to_string()
+    };
+    let mut tree = Tree::new(params.memory_budget);
+    let mut body = open().map_err(source::Error::Io)?;
+    // The content store needs the length up front, so the copied file is read whole.
+    let mut buf = Vec::new();
+    body.read_to_end(&mut buf).map_err(source::Error::Io)?;
+    let content = tree.content_mut().put_bytes(&buf)?;
+    let mut ino = Inode::new(Kind::File);
+    ino.perm = params.plain_file.perm;
+    ino.mtime = params.plain_file.mtime;
+    ino.content = Some(content);
+    let ino = tree.add_inode(ino);
+    tree.link(ROOT, &params.source_name, ino, Origin::Entry { index: 0 });
+    Ok(Unpacked::Tree(Box::new(Prepared {
+        tree,
+        hazards: Vec::new(),
+        treatment: Treatment::Copied {
+            reason: copy_reason,
+        },
+    })))
+}
+
+/// Write an unpacked tree as the layer `params.profile` writes, with the free parameters of
+/// `params` (implied-directory times, owner names) applied. The cheap half of a rebuild.
+pub fn write<W: Write>(
+    prepared: &mut Prepared,
+    params: &Params<'_>,
+    out: W,
+) -> Result<(W, LayerSummary), Error> {
+    apply_implied_times(&mut prepared.tree, &params.implied_times);
+    let mut layer_opts = LayerOptions::new(params.profile);
+    if let Some(names) = &params.names {
+        layer_opts = layer_opts.with_names(names);
+    }
+    Ok(layerproof_layer::write_layer(
+        &prepared.tree,
+        &layer_opts,
+        out,
+    )?)
+}
+
+/// Rebuild the layer of `ADD <source> /` into `out`: [`unpack`], then [`write`].
 pub fn rebuild<W: Write>(
     open: Opener<'_>,
     params: &Params<'_>,
     out: W,
 ) -> Result<(W, Outcome), Error> {
-    let mut opts = source::Options::default();
-    opts.decompress.zstd = params.profile.zstd_unpack.value;
-    opts.unpack = params.profile.unpack_options(params.build_time);
-    opts.unpack.memory_budget = params.memory_budget;
-    let added = source::add(open().map_err(source::Error::Io)?, &opts)?;
-    let (mut tree, hazards, treatment) = match added {
-        Added::Archive(a) => match a.outcome {
-            Ok(u) => (u.tree, u.hazards, Treatment::Unpacked(a.compression)),
-            Err(r) => return Ok((out, Outcome::Refused(r))),
-        },
-        Added::PlainFile { reason, .. } => {
-            let mut tree = Tree::new(params.memory_budget);
-            let mut body = open().map_err(source::Error::Io)?;
-            // The content store needs the length up front, so the copied file is read whole.
-            let mut buf = Vec::new();
-            body.read_to_end(&mut buf).map_err(source::Error::Io)?;
-            let content = tree.content_mut().put_bytes(&buf)?;
-            let mut ino = Inode::new(Kind::File);
-            ino.perm = params.plain_file.perm;
-            ino.mtime = params.plain_file.mtime;
-            ino.content = Some(content);
-            let ino = tree.add_inode(ino);
-            tree.link(ROOT, &params.source_name, ino, Origin::Entry { index: 0 });
-            (tree, Vec::new(), Treatment::Copied { reason })
+    match unpack(open, params)? {
+        Unpacked::Refused(r) => Ok((out, Outcome::Refused(r))),
+        Unpacked::Tree(mut p) => {
+            let (out, summary) = write(&mut p, params, out)?;
+            let Prepared {
+                tree,
+                hazards,
+                treatment,
+            } = *p;
+            Ok((
+                out,
+                Outcome::Built(Box::new(Layer {
+                    tree,
+                    hazards,
+                    summary,
+                    treatment,
+                })),
+            ))
         }
-    };
-    apply_implied_times(&mut tree, &params.implied_times);
-    let mut layer_opts = LayerOptions::new(params.profile);
-    if let Some(names) = &params.names {
-        layer_opts = layer_opts.with_names(names);
     }
-    let (out, summary) = layerproof_layer::write_layer(&tree, &layer_opts, out)?;
-    Ok((
-        out,
-        Outcome::Built(Box::new(Layer {
-            tree,
-            hazards,
-            summary,
-            treatment,
-        })),
-    ))
 }
 
 /// Give implied directories their recovered per-path times.

@@ -1,0 +1,297 @@
+//! One pass over a layer tar: every entry's metadata and content digest, the free parameters a
+//! rebuild may take from it, and the diff_id of the whole stream.
+//!
+//! Both sides of a comparison go through this scanner — the published layer and, when they
+//! differ, our own — so that every difference [`crate::explain`] reports is measured with one
+//! ruler. Hard links are resolved to their target's content, so "same files" does not depend
+//! on which path of a hard-link group a writer chose to store in full.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+
+use layerproof_archive::Timestamp;
+use layerproof_archive::header::{Header, typeflag};
+use layerproof_archive::read;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::infer::Published;
+
+/// The kind of a layer entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// Regular file (or a hard link to one: see [`ScannedEntry::hardlink_to`]).
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// Character device (0:0 is an overlay whiteout on disk).
+    Char,
+    /// Block device.
+    Block,
+    /// FIFO.
+    Fifo,
+    /// Anything else (the typeflag is kept in [`ScannedEntry::typeflag`]).
+    Other,
+}
+
+impl EntryKind {
+    fn of(flag: u8) -> EntryKind {
+        match flag {
+            typeflag::REG | typeflag::REGA | typeflag::CONT | typeflag::LINK => EntryKind::File,
+            typeflag::DIR => EntryKind::Dir,
+            typeflag::SYMLINK => EntryKind::Symlink,
+            typeflag::CHAR => EntryKind::Char,
+            typeflag::BLOCK => EntryKind::Block,
+            typeflag::FIFO => EntryKind::Fifo,
+            _ => EntryKind::Other,
+        }
+    }
+
+    /// Lower-case name for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "directory",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Char => "character device",
+            EntryKind::Block => "block device",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Other => "other",
+        }
+    }
+}
+
+/// One entry of a layer, as the tar header and body say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedEntry {
+    /// Position in the archive (0-based, extended headers not counted).
+    pub index: u64,
+    /// Path without a trailing `/` (and without a leading `./` or `/`).
+    pub path: Vec<u8>,
+    /// The kind, with hard links counted as files.
+    pub kind: EntryKind,
+    /// The raw typeflag.
+    pub typeflag: u8,
+    /// The raw mode field (permission bits plus whatever type bits the writer put there).
+    pub mode: i64,
+    /// Owner uid.
+    pub uid: i64,
+    /// Owner gid.
+    pub gid: i64,
+    /// Owner name field.
+    pub uname: Vec<u8>,
+    /// Group name field.
+    pub gname: Vec<u8>,
+    /// Modification time.
+    pub mtime: Timestamp,
+    /// Symlink target, or hard-link target path for typeflag `1`.
+    pub linkname: Vec<u8>,
+    /// Set for a hard link: the path (normalised) it links to.
+    pub hardlink_to: Option<Vec<u8>>,
+    /// Device numbers (meaningful for devices only).
+    pub dev: (i64, i64),
+    /// Content length and sha256 (regular files; for hard links, the target's once resolved).
+    pub content: Option<(u64, [u8; 32])>,
+    /// `SCHILY.xattr.*` records.
+    pub xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Header encoding: `ustar`, `pax`, `gnu`, `v7` (first one that applies, PAX winning).
+    pub format: &'static str,
+}
+
+impl ScannedEntry {
+    /// The path for messages: `/`-rooted, lossy UTF-8.
+    pub fn display_path(&self) -> String {
+        display_path(&self.path)
+    }
+
+    /// Permission bits (`07777`).
+    pub fn perm(&self) -> u32 {
+        (self.mode & 0o7777) as u32
+    }
+}
+
+/// The path for messages: `/`-rooted, lossy UTF-8.
+pub fn display_path(path: &[u8]) -> String {
+    format!("/{}", String::from_utf8_lossy(path))
+}
+
+/// Everything one pass over a layer tells.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Entries in archive order.
+    pub entries: Vec<ScannedEntry>,
+    /// Path → index into `entries` (the last entry of a path wins, as on extraction).
+    pub by_path: BTreeMap<Vec<u8>, usize>,
+    /// The free parameters a rebuild may take from this layer.
+    pub published: Published,
+    /// `sha256:<hex>` of the whole uncompressed stream.
+    pub diff_id: String,
+    /// Length of the uncompressed stream.
+    pub size: u64,
+}
+
+/// A reader that hashes and counts what passes through.
+struct Tee<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Why a scan failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The tar stream is malformed.
+    #[error(transparent)]
+    Tar(#[from] read::Error),
+    /// Reading failed (or the blob did not verify).
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Scan an uncompressed layer tar to its end (the diff_id covers every byte, trailing ones too).
+pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError> {
+    let mut tee = Tee {
+        inner: layer,
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    let mut out = Scan::default();
+    {
+        let mut reader = read::Reader::with_options(&mut tee, options);
+        let mut index = 0u64;
+        while let Some(h) = reader.next_header()? {
+            if h.typeflag == typeflag::XGLOBAL {
+                continue;
+            }
+            let content = if matches!(h.typeflag, typeflag::REG | typeflag::REGA | typeflag::CONT) {
+                let mut hasher = Sha256::new();
+                let n = io::copy(&mut reader.body(), &mut HashSink(&mut hasher)).map_err(|e| {
+                    read::Error::from_io(&e)
+                        .cloned()
+                        .map_or_else(|| ScanError::Io(e), ScanError::Tar)
+                })?;
+                Some((n, hasher.finalize().into()))
+            } else {
+                None
+            };
+            out.published.note_header(&h);
+            let entry = entry_of(index, &h, content);
+            out.by_path.insert(entry.path.clone(), out.entries.len());
+            out.entries.push(entry);
+            index += 1;
+        }
+    }
+    io::copy(&mut tee, &mut io::sink())?;
+    resolve_hardlinks(&mut out);
+    out.diff_id = format!("sha256:{}", hex::encode(tee.hasher.finalize()));
+    out.size = tee.count;
+    Ok(out)
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl io::Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Normalise a tar name to a path key: no leading `./` or `/`, no trailing `/`.
+pub fn normalise(name: &[u8]) -> Vec<u8> {
+    let mut p = name;
+    loop {
+        if let Some(rest) = p.strip_prefix(b"./") {
+            p = rest;
+        } else if let Some(rest) = p.strip_prefix(b"/") {
+            p = rest;
+        } else {
+            break;
+        }
+    }
+    while let Some(rest) = p.strip_suffix(b"/") {
+        p = rest;
+    }
+    if p == b"." { Vec::new() } else { p.to_vec() }
+}
+
+fn entry_of(index: u64, h: &Header, content: Option<(u64, [u8; 32])>) -> ScannedEntry {
+    let format = if h.formats.pax {
+        "pax"
+    } else if h.formats.gnu {
+        "gnu"
+    } else if h.formats.ustar {
+        "ustar"
+    } else {
+        "v7"
+    };
+    ScannedEntry {
+        index,
+        path: normalise(&h.name),
+        kind: EntryKind::of(h.typeflag),
+        typeflag: h.typeflag,
+        mode: h.mode,
+        uid: h.uid,
+        gid: h.gid,
+        uname: h.uname.clone(),
+        gname: h.gname.clone(),
+        mtime: h.mtime,
+        linkname: h.linkname.clone(),
+        hardlink_to: (h.typeflag == typeflag::LINK).then(|| normalise(&h.linkname)),
+        dev: (h.devmajor, h.devminor),
+        content,
+        xattrs: h.xattrs().map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+        format,
+    }
+}
+
+/// Give every hard link its target's content (following chains, bounded).
+fn resolve_hardlinks(scan: &mut Scan) {
+    for i in 0..scan.entries.len() {
+        let mut target = scan.entries[i].hardlink_to.clone();
+        let mut hops = 0;
+        while let Some(t) = target {
+            hops += 1;
+            let Some(&j) = scan.by_path.get(&t) else {
+                break;
+            };
+            if hops > 64 || j == i {
+                break;
+            }
+            let e = &scan.entries[j];
+            if e.hardlink_to.is_none() {
+                scan.entries[i].content = e.content;
+                break;
+            }
+            target = e.hardlink_to.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_strips_dot_slash_and_trailing_slashes() {
+        assert_eq!(normalise(b"./a/b/"), b"a/b");
+        assert_eq!(normalise(b"/a"), b"a");
+        assert_eq!(normalise(b"./"), b"");
+        assert_eq!(normalise(b"a//"), b"a");
+    }
+}

@@ -1,0 +1,367 @@
+//! Render a verification [`Report`] for people (text, optionally coloured) and for CI systems
+//! (JUnit XML: one test case per platform × layer, plus the image-level checks).
+
+use std::fmt::Write as _;
+
+use crate::explain::Level as DiffLevel;
+use crate::verify::{LayerReport, Level, PlatformReport, Report, Verdict};
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    /// Styling on (`true`) or off.
+    pub fn new(color: bool) -> Self {
+        Style { color }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn verdict(&self, v: Verdict, level: Option<Level>) -> String {
+        let text = match (v, level) {
+            (Verdict::Reproduced, Some(Level::Blob)) => "REPRODUCED (blob)".to_string(),
+            (Verdict::Reproduced, Some(Level::DiffId)) => "REPRODUCED (diff_id)".to_string(),
+            (v, _) => v.as_str().to_uppercase(),
+        };
+        let code = match v {
+            Verdict::Reproduced => "1;32",
+            Verdict::ContentEquivalent => "1;33",
+            Verdict::Different | Verdict::NotBuildable => "1;31",
+        };
+        self.paint(code, &text)
+    }
+
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+fn short(d: &str) -> &str {
+    // sha256:<12 hex>
+    d.get(..19).unwrap_or(d)
+}
+
+/// The human report: the verdict and its cause first, details after.
+pub fn human(report: &Report, style: Style) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} {}",
+        style.verdict(report.verdict, report.level),
+        style.dim(&format!("({})", report.platform))
+    );
+    for i in &report.inputs {
+        let _ = writeln!(
+            o,
+            "  {:<10} {}{}",
+            i.role,
+            i.name,
+            i.digest
+                .as_deref()
+                .map(|d| format!("  {}", style.dim(d)))
+                .unwrap_or_default()
+        );
+    }
+    for p in report.platform_reports() {
+        platform(&mut o, &p, style, report.platforms.is_some());
+    }
+    let _ = writeln!(
+        o,
+        "{}",
+        style.dim(&format!("done in {} ms", report.timings.total_ms))
+    );
+    o
+}
+
+fn platform(o: &mut String, p: &PlatformReport, style: Style, heading: bool) {
+    let _ = writeln!(o);
+    if heading {
+        let _ = writeln!(
+            o,
+            "{} {}",
+            style.bold(&p.platform),
+            style.verdict(p.verdict, p.level)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  image ID   {}  (builder: {}, from {})",
+        p.image.config, p.image.builder, p.image.builder_evidence
+    );
+    if let Some(m) = &p.image.manifest {
+        let _ = writeln!(o, "  manifest   {m}");
+    }
+    for n in &p.notes {
+        let _ = writeln!(o, "  note: {n}");
+    }
+    for l in &p.layers {
+        layer(o, l, style);
+    }
+}
+
+fn layer(o: &mut String, l: &LayerReport, style: Style) {
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "  layer {} — {} {} {} (Dockerfile line {}): {}",
+        l.index + 1,
+        l.step.instruction,
+        l.step.source,
+        l.step.dest,
+        l.step.line,
+        style.verdict(l.verdict, l.level)
+    );
+    match l.verdict {
+        Verdict::Reproduced => {
+            if let Some(p) = l.profile {
+                let _ = writeln!(o, "    profile    {p}");
+            }
+            let _ = writeln!(o, "    diff_id    {}", l.published.computed_diff_id);
+            let _ = writeln!(
+                o,
+                "    blob       {} ({}, {} bytes)",
+                l.published.digest, l.published.compression, l.published.size
+            );
+        }
+        Verdict::NotBuildable => {
+            if let Some(r) = &l.refusal {
+                let at = r
+                    .entry
+                    .map(|e| format!(" at entry {e} {:?}", r.name))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    o,
+                    "    Docker would refuse this ADD{at}: {}",
+                    style.bold(&r.message)
+                );
+            }
+            let _ = writeln!(
+                o,
+                "    yet the image has layer {} — it was not built from this tarball by a \
+                 Docker engine layerproof knows",
+                short(&l.published.digest)
+            );
+        }
+        Verdict::ContentEquivalent | Verdict::Different => {
+            if let Some(p) = l.profile {
+                let _ = writeln!(o, "    closest profile {p}");
+            }
+            let rebuilt = l.rebuilt.as_ref().map_or("-", |r| r.diff_id.as_str());
+            let _ = writeln!(o, "    diff_id    rebuilt   {rebuilt}");
+            let _ = writeln!(
+                o,
+                "               published {}",
+                l.published.computed_diff_id
+            );
+            if let Some(d) = &l.differences {
+                if d.content_equivalent {
+                    let _ = writeln!(
+                        o,
+                        "    same files, owners, modes and contents; only the tar encoding differs:"
+                    );
+                }
+                for g in &d.groups {
+                    let tag = match g.level {
+                        DiffLevel::Content => style.paint("31", "content"),
+                        DiffLevel::Tar => style.paint("33", "tar    "),
+                    };
+                    let _ = writeln!(o, "    {tag} {}", g.summary);
+                }
+                for t in &d.tar {
+                    let _ = writeln!(o, "    {} {t}", style.paint("33", "tar    "));
+                }
+                if d.is_empty() {
+                    let _ = writeln!(
+                        o,
+                        "    every entry matches; the bytes differ outside the entries (padding, \
+                         trailer)"
+                    );
+                }
+            }
+            if let Some(h) = &l.first_header_difference {
+                let _ = writeln!(o, "    first differing header:");
+                for line in h.lines() {
+                    let _ = writeln!(o, "      {line}");
+                }
+            }
+        }
+    }
+    for i in &l.inferred {
+        let _ = writeln!(
+            o,
+            "    inferred   {} = {}  {}",
+            i.parameter,
+            i.value,
+            style.dim(&format!("({})", i.why))
+        );
+    }
+    if l.verdict != Verdict::Reproduced && l.candidates.len() > 1 {
+        let tried: Vec<String> = l
+            .candidates
+            .iter()
+            .map(|c| format!("{} {}", c.profile, c.outcome))
+            .collect();
+        let _ = writeln!(o, "    tried      {}", style.dim(&tried.join(", ")));
+    }
+    for n in &l.notes {
+        let _ = writeln!(o, "    note: {n}");
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters even escaped
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: a test suite per platform, a test case per layer (plus one for the layer count).
+pub fn junit(report: &Report) -> String {
+    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let platforms = report.platform_reports();
+    let tests: usize = platforms.iter().map(|p| p.layers.len() + 1).sum();
+    let failures: usize = platforms
+        .iter()
+        .map(|p| {
+            p.layers
+                .iter()
+                .filter(|l| l.verdict != Verdict::Reproduced)
+                .count()
+                + usize::from(!p.notes.is_empty() && p.verdict != Verdict::Reproduced)
+        })
+        .sum();
+    let _ = writeln!(
+        o,
+        "<testsuites name=\"layerproof verify\" tests=\"{tests}\" failures=\"{failures}\" time=\"{:.3}\">",
+        report.timings.total_ms as f64 / 1000.0
+    );
+    for p in &platforms {
+        let layer_failures = p
+            .layers
+            .iter()
+            .filter(|l| l.verdict != Verdict::Reproduced)
+            .count();
+        let image_fail = !p.notes.is_empty() && p.verdict != Verdict::Reproduced;
+        let _ = writeln!(
+            o,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
+            xml_escape(&p.platform),
+            p.layers.len() + 1,
+            layer_failures + usize::from(image_fail),
+            p.elapsed_ms as f64 / 1000.0
+        );
+        let _ = writeln!(
+            o,
+            "    <testcase classname=\"{}\" name=\"image {}\">",
+            xml_escape(&p.platform),
+            xml_escape(&p.image.config)
+        );
+        if image_fail {
+            let _ = writeln!(
+                o,
+                "      <failure message=\"{}\">{}</failure>",
+                xml_escape(p.notes.first().map_or("", String::as_str)),
+                xml_escape(&p.notes.join("\n"))
+            );
+        }
+        let _ = writeln!(o, "    </testcase>");
+        for l in &p.layers {
+            let name = format!(
+                "layer {} {} {} ({})",
+                l.index + 1,
+                l.step.instruction,
+                l.step.source,
+                short(&l.published.digest)
+            );
+            let _ = writeln!(
+                o,
+                "    <testcase classname=\"{}\" name=\"{}\">",
+                xml_escape(&p.platform),
+                xml_escape(&name)
+            );
+            if l.verdict == Verdict::Reproduced {
+                let _ = writeln!(
+                    o,
+                    "      <system-out>{}</system-out>",
+                    xml_escape(&format!(
+                        "reproduced at level {} with profile {}",
+                        match l.level {
+                            Some(Level::Blob) => "blob",
+                            _ => "diff_id",
+                        },
+                        l.profile.unwrap_or("-")
+                    ))
+                );
+            } else {
+                let mut body = String::new();
+                layer(&mut body, l, Style::new(false));
+                let _ = writeln!(
+                    o,
+                    "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                    xml_escape(&headline(l)),
+                    l.verdict.as_str(),
+                    xml_escape(&body)
+                );
+            }
+            let _ = writeln!(o, "    </testcase>");
+        }
+        let _ = writeln!(o, "  </testsuite>");
+    }
+    o.push_str("</testsuites>\n");
+    o
+}
+
+/// One line saying why a layer is not reproduced.
+pub fn headline(l: &LayerReport) -> String {
+    match l.verdict {
+        Verdict::Reproduced => "reproduced".into(),
+        Verdict::NotBuildable => format!(
+            "not buildable: {}",
+            l.refusal.as_ref().map_or("", |r| r.message.as_str())
+        ),
+        v => {
+            let first = l
+                .differences
+                .as_ref()
+                .and_then(|d| d.groups.first().map(|g| g.summary.clone()))
+                .unwrap_or_default();
+            format!("{}: {first}", v.as_str())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml_escape;
+
+    #[test]
+    fn xml_escape_handles_markup_and_controls() {
+        assert_eq!(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+        assert_eq!(xml_escape("x\u{1}y"), "x\\u{1}y");
+    }
+}

@@ -1,0 +1,1402 @@
+//! `layerproof verify`: rebuild every layer of a Dockerfile's image and grade it against a
+//! published image.
+//!
+//! For each selected platform of the image: read the config (its digest is the image ID),
+//! tell the builder from its history, evaluate the Dockerfile for that builder and platform,
+//! and pair each layer-producing step with a published layer. For each pair, two things run at
+//! once: the published blob is read once (blob digest verified, decompressed, diff_id hashed,
+//! every entry scanned) and the source is unpacked by Docker's `ADD` rules. Then candidate
+//! engine profiles write the tree (cheap: a hash pass) until one gives the published diff_id.
+//! The few free parameters (implied directories' wall-clock mtimes, the uid/gid → name table
+//! of engines that look names up, a copied file's mtime) are taken from the published layer
+//! and reported; content never is.
+//!
+//! Verdicts, strongest first: `reproduced` (level `blob` or `diff_id`), `content-equivalent`,
+//! `different`, `not-buildable`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use layerproof_archive::Timestamp;
+use layerproof_archive::compression::{self, Compression, DecompressOptions};
+use layerproof_archive::read;
+use layerproof_image::chain::{self, MAX_CONFIG};
+use layerproof_image::{
+    DEFAULT_MAX_MANIFEST, Descriptor, ImageRef, ImageSource, OpenOptions, PlatformSelector,
+};
+use layerproof_layer::profile::OwnerNames;
+use layerproof_layer::{HashingWriter, Profile};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::dockerfile::{
+    self, BuildOptions, BuilderKind, Context, CopyStep, EntryKind as CtxKind, StageOutcome,
+};
+use crate::explain::{self, Differences};
+use crate::layerscan::{self, Scan};
+use crate::rebuild::{self, Params, PlainFileMeta, Treatment, Unpacked};
+
+/// The JSON schema name of a [`Report`].
+pub const SCHEMA: &str = "layerproof.verify/v1";
+
+/// A verdict, strongest first (the derived order makes the worst of several the maximum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Our layer is the published one (see [`Level`]).
+    Reproduced,
+    /// Same files, owners, modes, contents, link targets and kept xattrs; only tar-level
+    /// metadata differs.
+    ContentEquivalent,
+    /// The layers differ in content.
+    Different,
+    /// Docker itself would refuse the `ADD`.
+    NotBuildable,
+}
+
+impl Verdict {
+    /// The name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Reproduced => "reproduced",
+            Verdict::ContentEquivalent => "content-equivalent",
+            Verdict::Different => "different",
+            Verdict::NotBuildable => "not-buildable",
+        }
+    }
+}
+
+/// How far a reproduction reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Level {
+    /// The published blob's digest equals ours (what people pin).
+    #[serde(rename = "blob")]
+    Blob,
+    /// The uncompressed layer equals ours (the config's diff_id).
+    #[serde(rename = "diff_id")]
+    DiffId,
+}
+
+/// Which engine profiles to try.
+#[derive(Debug, Clone, Copy)]
+pub enum ProfileChoice {
+    /// Every profile, most plausible first; the first that reproduces wins.
+    Auto,
+    /// Only this one.
+    Named(&'static Profile),
+}
+
+/// What to verify.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The Dockerfile.
+    pub dockerfile: PathBuf,
+    /// The build context.
+    pub context: PathBuf,
+    /// `--build-arg` values.
+    pub build_args: BTreeMap<String, String>,
+    /// The published image.
+    pub image: ImageRef,
+    /// How to open it.
+    pub open: OpenOptions,
+    /// Which platforms.
+    pub platforms: PlatformSelector,
+    /// Which profiles.
+    pub profile: ProfileChoice,
+    /// Memory for file bodies before they spill to a temporary file.
+    pub memory_budget: u64,
+    /// Decompression limits for sources and published layers.
+    pub decompress: DecompressOptions,
+    /// Tar reader limits for published layers.
+    pub read_limits: read::Options,
+}
+
+/// Receives progress; every method has an empty default.
+pub trait Progress: Sync {
+    /// A step started (`platform` is empty before the platforms are known).
+    fn step(&self, _platform: &str, _message: &str) {}
+    /// `done` of `total` bytes of `what` read.
+    fn bytes(&self, _what: &str, _done: u64, _total: Option<u64>) {}
+    /// `what` finished.
+    fn finished(&self, _what: &str) {}
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Failures that stop a verification (bad invocation or unreadable input): exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The Dockerfile does not parse or evaluate.
+    #[error("{path}: {message}")]
+    Dockerfile {
+        /// The Dockerfile.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The Dockerfile needs something layerproof does not model.
+    #[error("{path}:{line}: {instruction}: {reason}")]
+    OutOfScope {
+        /// The Dockerfile.
+        path: PathBuf,
+        /// Line of the instruction.
+        line: usize,
+        /// The instruction text.
+        instruction: String,
+        /// Why.
+        reason: String,
+    },
+    /// The image could not be read.
+    #[error(transparent)]
+    Image(#[from] layerproof_image::Error),
+    /// A published layer could not be read.
+    #[error("published layer {digest} of {image}: {source}")]
+    PublishedLayer {
+        /// The image reference.
+        image: String,
+        /// The layer blob digest.
+        digest: String,
+        /// Why.
+        source: layerscan::ScanError,
+    },
+    /// The source could not be read or rebuilt.
+    #[error("{path}: {source}")]
+    Rebuild {
+        /// The source file.
+        path: PathBuf,
+        /// Why.
+        source: rebuild::Error,
+    },
+    /// Writing a temporary file failed.
+    #[error("temporary file: {0}")]
+    Temp(io::Error),
+}
+
+/// One input and its digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    /// `dockerfile`, `source` or `image`.
+    pub role: &'static str,
+    /// Path or reference.
+    pub name: String,
+    /// `sha256:<hex>` of the file, or the digest the reference resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// A value taken from the published side, and why that is legitimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inferred {
+    /// The parameter.
+    pub parameter: String,
+    /// Its value.
+    pub value: String,
+    /// Why it may be taken from the published image.
+    pub why: String,
+}
+
+/// The published layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedLayer {
+    /// Blob digest (what the manifest lists).
+    pub digest: String,
+    /// The config's diff_id for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_id: Option<String>,
+    /// sha256 of the decompressed blob, as we computed it.
+    pub computed_diff_id: String,
+    /// Media type.
+    pub media_type: String,
+    /// Blob size.
+    pub size: u64,
+    /// Compression detected from the blob's bytes.
+    pub compression: String,
+    /// Uncompressed size.
+    pub uncompressed_size: u64,
+    /// Entries in the layer.
+    pub entries: usize,
+}
+
+/// Our layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuiltLayer {
+    /// sha256 of the layer tar we wrote.
+    pub diff_id: String,
+    /// Our blob digest, when we produced the published encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_digest: Option<String>,
+    /// Size of the tar.
+    pub size: u64,
+    /// Entries written.
+    pub entries: u64,
+    /// How the source was treated (`unpacked gzip`, `copied: …`).
+    pub treatment: String,
+}
+
+/// One profile tried.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    /// Profile name.
+    pub profile: &'static str,
+    /// `match`, `differs` or `refused`.
+    pub outcome: &'static str,
+    /// The diff_id it produced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_id: Option<String>,
+    /// Refusal reason, or a difference count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The `ADD`/`COPY` step a layer comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepInfo {
+    /// `ADD` or `COPY`.
+    pub instruction: String,
+    /// Dockerfile line.
+    pub line: usize,
+    /// Source path in the context.
+    pub source: String,
+    /// Destination.
+    pub dest: String,
+}
+
+/// Docker's refusal.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusalInfo {
+    /// Entry index in the tarball.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    /// Entry name.
+    pub name: String,
+    /// Docker's message.
+    pub message: String,
+}
+
+/// The verification of one layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    /// Position among the image's layers (0-based).
+    pub index: usize,
+    /// The Dockerfile step.
+    pub step: StepInfo,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// For `reproduced`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// The published layer.
+    pub published: PublishedLayer,
+    /// Our layer (the matching or the closest profile's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuilt: Option<RebuiltLayer>,
+    /// The profile that reproduced it, or came closest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<&'static str>,
+    /// Values taken from the published side.
+    pub inferred: Vec<Inferred>,
+    /// Every profile tried, in order.
+    pub candidates: Vec<Candidate>,
+    /// Why Docker would refuse (for `not-buildable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<RefusalInfo>,
+    /// What differs (for `content-equivalent` and `different`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub differences: Option<Differences>,
+    /// The first differing tar header, field by field (when the entries alone do not explain
+    /// the difference).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_header_difference: Option<String>,
+    /// Notes (e.g. a blob digest mismatch with an equal diff_id).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Hazards of the tarball (implied directories, cleaned names, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hazards: Vec<layerproof_archive::unpack::Hazard>,
+}
+
+/// The image of one platform.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    /// Manifest digest (absent in legacy docker-archives).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// Config digest: the image ID.
+    pub config: String,
+    /// `created` from the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The builder, told from the history.
+    pub builder: &'static str,
+    /// Why we think so.
+    pub builder_evidence: String,
+}
+
+/// The verification of one platform.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformReport {
+    /// `os/arch[/variant]`.
+    pub platform: String,
+    /// Worst of the layers.
+    pub verdict: Verdict,
+    /// Weakest level of the layers (when reproduced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// The image.
+    pub image: ImageInfo,
+    /// One per layer.
+    pub layers: Vec<LayerReport>,
+    /// Image-level findings (layer count mismatches and the like).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Milliseconds spent.
+    pub elapsed_ms: u64,
+}
+
+/// Tool identification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    /// `layerproof`.
+    pub name: &'static str,
+    /// Its version.
+    pub version: &'static str,
+}
+
+/// Timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    /// Whole run, milliseconds.
+    pub total_ms: u64,
+}
+
+/// The whole answer (`layerproof.verify/v1`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// Who wrote it.
+    pub tool: Tool,
+    /// Worst verdict over every platform and layer.
+    pub verdict: Verdict,
+    /// Weakest level (when reproduced).
+    pub level: Option<Level>,
+    /// The inputs with their digests.
+    pub inputs: Vec<Input>,
+    /// The platform verified, or every platform joined by `,`.
+    pub platform: String,
+    /// The image (one platform).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+    /// The layers (one platform).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<LayerReport>>,
+    /// Image-level findings (one platform).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Every platform (with `--all-platforms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<Vec<PlatformReport>>,
+    /// Timings.
+    pub timings: Timings,
+}
+
+impl Report {
+    /// Every platform report, whether one or many.
+    pub fn platform_reports(&self) -> Vec<PlatformReport> {
+        if let Some(p) = &self.platforms {
+            return p.clone();
+        }
+        match (&self.image, &self.layers) {
+            (Some(image), Some(layers)) => vec![PlatformReport {
+                platform: self.platform.clone(),
+                verdict: self.verdict,
+                level: self.level,
+                image: image.clone(),
+                layers: layers.clone(),
+                notes: self.notes.clone(),
+                elapsed_ms: self.timings.total_ms,
+            }],
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn worst(items: impl IntoIterator<Item = (Verdict, Option<Level>)>) -> (Verdict, Option<Level>) {
+    let mut v = Verdict::Reproduced;
+    let mut level = Some(Level::Blob);
+    let mut any = false;
+    for (verdict, l) in items {
+        any = true;
+        v = v.max(verdict);
+        level = match (level, l) {
+            (Some(Level::Blob), Some(Level::Blob)) => Some(Level::Blob),
+            (Some(_), Some(_)) => Some(Level::DiffId),
+            _ => None,
+        };
+    }
+    if !any {
+        return (Verdict::Different, None);
+    }
+    if v != Verdict::Reproduced {
+        level = None;
+    }
+    (v, level)
+}
+
+fn sha256_file(path: &Path) -> Result<(String, u64), Error> {
+    let err = |source| Error::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = File::open(path).map_err(err)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(err)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((format!("sha256:{}", hex::encode(h.finalize())), n))
+}
+
+/// A reader that reports progress.
+struct Counting<'a, R> {
+    inner: R,
+    done: u64,
+    total: Option<u64>,
+    what: &'a str,
+    progress: &'a dyn Progress,
+    last: u64,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        if self.done - self.last >= 1 << 20 || n == 0 {
+            self.last = self.done;
+            self.progress.bytes(self.what, self.done, self.total);
+        }
+        Ok(n)
+    }
+}
+
+/// Tell the builder from the config history.
+fn builder_of(config: &serde_json::Value) -> (BuilderKind, &'static str, String) {
+    let history = config["history"].as_array();
+    let comments = history
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["comment"].as_str());
+    for c in comments {
+        if c == dockerfile::eval::BUILDKIT_COMMENT {
+            return (
+                BuilderKind::Buildkit,
+                "buildkit",
+                format!("history comment {c:?}"),
+            );
+        }
+    }
+    let classic = history
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["created_by"].as_str())
+        .any(|c| c.starts_with("/bin/sh -c #(nop)"));
+    if classic {
+        return (
+            BuilderKind::Classic,
+            "classic",
+            "history created_by \"/bin/sh -c #(nop) …\"".into(),
+        );
+    }
+    (
+        BuilderKind::Buildkit,
+        "buildkit",
+        "no builder marks in the history; assumed BuildKit (the default since Docker 23)".into(),
+    )
+}
+
+/// Profile names ranked by the engine version a classic config records (`docker_version`).
+fn version_hint(config: &serde_json::Value) -> Option<&'static str> {
+    let v = config["docker_version"].as_str()?;
+    let mut parts = v.split(['.', '+', '-', '~']);
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    Some(match (major, minor) {
+        (20, _) if v.contains("dfsg") => "docker-20.10-debian",
+        (..=20, _) => "docker-20.10",
+        (23, _) => "docker-23.0",
+        (24..=27, _) => "docker-24-27",
+        (28, _) | (29, 0..=6) => "docker-28-29.6",
+        _ => "docker-29.7",
+    })
+}
+
+/// Tie order when nothing else tells the profiles apart: today's most common engines first.
+const PREFERENCE: &[&str] = &[
+    "docker-24-27",
+    "docker-28-29.6",
+    "docker-29.7",
+    "docker-23.0",
+    "docker-20.10",
+    "docker-20.10-debian",
+    "buildkit-containerd",
+    "buildkit-overlayfs",
+    "docker-29.7-buildkit-overlayfs",
+];
+
+/// Candidate profiles, most plausible first, with the published layer's evidence.
+fn rank_profiles(
+    scan: &Scan,
+    version: Option<&'static str>,
+    builder: BuilderKind,
+) -> Vec<&'static Profile> {
+    let has_names = scan.published.has_names;
+    let type_bits = scan
+        .entries
+        .iter()
+        .any(|e| e.kind == layerscan::EntryKind::Dir && e.mode & !0o7777 != 0);
+    let any_dir = scan
+        .entries
+        .iter()
+        .any(|e| e.kind == layerscan::EntryKind::Dir);
+    let mut v: Vec<(i32, usize, &'static Profile)> = Profile::all()
+        .iter()
+        .map(|p| {
+            let mut score = 0;
+            if Some(p.name) == version {
+                score += 8;
+            }
+            if has_names == (p.owner_names.value == OwnerNames::Lookup) {
+                score += 4;
+            }
+            if any_dir && type_bits == p.type_bits.value {
+                score += 2;
+            }
+            // the classic builder never runs on a containerd-only BuildKit
+            if builder == BuilderKind::Classic && p.name.starts_with("buildkit-") {
+                score -= 1;
+            }
+            let pref = PREFERENCE
+                .iter()
+                .position(|n| *n == p.name)
+                .unwrap_or(PREFERENCE.len());
+            (score, pref, p)
+        })
+        .collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().map(|(_, _, p)| p).collect()
+}
+
+/// Verify `req`.
+pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
+    let started = Instant::now();
+    let df_text = std::fs::read_to_string(&req.dockerfile).map_err(|source| Error::File {
+        path: req.dockerfile.clone(),
+        source,
+    })?;
+    let df = dockerfile::parse(&df_text).map_err(|e| Error::Dockerfile {
+        path: req.dockerfile.clone(),
+        message: e.to_string(),
+    })?;
+    let context = Context::read_dir(&req.context).map_err(|source| Error::File {
+        path: req.context.clone(),
+        source,
+    })?;
+    let (df_digest, df_size) = sha256_file(&req.dockerfile)?;
+    let mut inputs = vec![Input {
+        role: "dockerfile",
+        name: req.dockerfile.display().to_string(),
+        digest: Some(df_digest),
+        size: Some(df_size),
+    }];
+
+    progress.step("", &format!("reading {}", req.image));
+    let src = layerproof_image::open(&req.image, &req.open)?;
+    let chain = chain::resolve(src.as_ref(), &req.platforms, DEFAULT_MAX_MANIFEST)?;
+    inputs.push(Input {
+        role: "image",
+        name: chain.reference.clone(),
+        digest: chain.shown_by.docker_pull.as_ref().map(ToString::to_string),
+        size: None,
+    });
+    let images = chain.images();
+
+    let env = Env {
+        req,
+        df: &df,
+        context: &context,
+        src: src.as_ref(),
+        progress,
+        sources: Mutex::new(BTreeMap::new()),
+    };
+    let results: Vec<Result<PlatformReport, Error>> = if images.len() > 1 {
+        use rayon::prelude::*;
+        images
+            .par_iter()
+            .map(|img| env.verify_platform(img))
+            .collect()
+    } else {
+        images.iter().map(|img| env.verify_platform(img)).collect()
+    };
+    let mut reports = Vec::new();
+    for r in results {
+        reports.push(r?);
+    }
+    for (path, (digest, size)) in env.sources.into_inner().unwrap_or_default() {
+        inputs.push(Input {
+            role: "source",
+            name: path,
+            digest: Some(digest),
+            size: Some(size),
+        });
+    }
+    let (verdict, level) = worst(reports.iter().map(|r| (r.verdict, r.level)));
+    let platform = reports
+        .iter()
+        .map(|r| r.platform.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let timings = Timings {
+        total_ms: started.elapsed().as_millis() as u64,
+    };
+    let tool = Tool {
+        name: "layerproof",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let many = matches!(req.platforms, PlatformSelector::All) || reports.len() > 1;
+    Ok(if many {
+        Report {
+            schema: SCHEMA,
+            tool,
+            verdict,
+            level,
+            inputs,
+            platform,
+            image: None,
+            layers: None,
+            notes: Vec::new(),
+            platforms: Some(reports),
+            timings,
+        }
+    } else {
+        let r = reports.pop();
+        Report {
+            schema: SCHEMA,
+            tool,
+            verdict,
+            level,
+            inputs,
+            platform,
+            image: r.as_ref().map(|r| r.image.clone()),
+            notes: r.as_ref().map(|r| r.notes.clone()).unwrap_or_default(),
+            layers: r.map(|r| r.layers),
+            platforms: None,
+            timings,
+        }
+    })
+}
+
+struct Env<'a> {
+    req: &'a Request,
+    df: &'a dockerfile::Dockerfile,
+    context: &'a Context,
+    src: &'a dyn ImageSource,
+    progress: &'a dyn Progress,
+    /// Source path → (digest, size), hashed once.
+    sources: Mutex<BTreeMap<String, (String, u64)>>,
+}
+
+/// The source of a step, resolved to a file of the context.
+struct StepSource {
+    path: PathBuf,
+    name: String,
+    info: StepInfo,
+    unpack: bool,
+}
+
+impl Env<'_> {
+    fn verify_platform(&self, img: &chain::Image) -> Result<PlatformReport, Error> {
+        let started = Instant::now();
+        let platform = img.summary.platform.to_string();
+        let config_bytes = self.src.blob(&img.config)?.read_all(MAX_CONFIG)?;
+        let config: serde_json::Value =
+            serde_json::from_slice(&config_bytes).unwrap_or(serde_json::Value::Null);
+        let (builder, builder_name, builder_evidence) = builder_of(&config);
+        let version = version_hint(&config);
+        let image = ImageInfo {
+            manifest: img.manifest.as_ref().map(|d| d.digest.to_string()),
+            config: img.config.digest.to_string(),
+            created: img.summary.created.clone(),
+            builder: builder_name,
+            builder_evidence,
+        };
+
+        let p = &img.summary.platform;
+        let opts = BuildOptions {
+            builder,
+            build_args: self.req.build_args.clone(),
+            platform: dockerfile::Platform {
+                os: p.os.clone(),
+                architecture: p.architecture.clone(),
+                variant: p.variant.clone().unwrap_or_default(),
+            },
+            build_platform: None,
+            target: None,
+        };
+        let ev = dockerfile::evaluate(self.df, &opts, Some(self.context)).map_err(|e| {
+            Error::Dockerfile {
+                path: self.req.dockerfile.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let model = match ev.stages.get(ev.target).map(|s| &s.outcome) {
+            Some(StageOutcome::Image(m)) => m,
+            Some(StageOutcome::OutOfScope(o)) => {
+                return Err(Error::OutOfScope {
+                    path: self.req.dockerfile.clone(),
+                    line: o.span.start_line,
+                    instruction: o.instruction.clone(),
+                    reason: o.reason.clone(),
+                });
+            }
+            _ => {
+                return Err(Error::Dockerfile {
+                    path: self.req.dockerfile.clone(),
+                    message: "the target stage is not built".into(),
+                });
+            }
+        };
+        let mut notes = Vec::new();
+        if let Some(w) = &img.warning {
+            notes.push(w.clone());
+        }
+        let steps = &model.layers;
+        if steps.len() != img.layers.len() {
+            notes.push(format!(
+                "the Dockerfile produces {} layer(s) for {platform}, the image has {}",
+                steps.len(),
+                img.layers.len()
+            ));
+        }
+        let mut layers = Vec::new();
+        for (index, (step, published)) in steps.iter().zip(&img.layers).enumerate() {
+            let source = self.step_source(step)?;
+            self.progress.step(
+                &platform,
+                &format!(
+                    "layer {}: {} {}",
+                    index + 1,
+                    source.info.instruction,
+                    source.name
+                ),
+            );
+            let report =
+                self.verify_layer(index, &source, published, &platform, version, builder)?;
+            layers.push(report);
+        }
+        let (mut verdict, level) = worst(layers.iter().map(|l| (l.verdict, l.level)));
+        if steps.len() != img.layers.len() {
+            verdict = verdict.max(Verdict::Different);
+        }
+        let level = if verdict == Verdict::Reproduced {
+            level
+        } else {
+            None
+        };
+        Ok(PlatformReport {
+            platform,
+            verdict,
+            level,
+            image,
+            layers,
+            notes,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    fn step_source(&self, step: &CopyStep) -> Result<StepSource, Error> {
+        let line = step.span.start_line;
+        let text = format!(
+            "{} {} {}",
+            step.instruction,
+            step.sources.join(" "),
+            step.dest
+        );
+        let out_of_scope = |reason: &str| Error::OutOfScope {
+            path: self.req.dockerfile.clone(),
+            line,
+            instruction: text.clone(),
+            reason: reason.to_string(),
+        };
+        if step.instruction != "ADD" && step.instruction != "COPY" {
+            return Err(out_of_scope(
+                "only ADD and COPY layers are rebuilt (this step makes a layer of its own)",
+            ));
+        }
+        if step.from_stage.is_some() {
+            return Err(out_of_scope("COPY --from is not rebuilt yet"));
+        }
+        if step.chown.is_some() || step.chmod.is_some() {
+            return Err(out_of_scope("--chown/--chmod are not rebuilt yet"));
+        }
+        if step.dest_path != "/" {
+            return Err(out_of_scope(
+                "only a destination of / is rebuilt (the rootfs shape: ADD rootfs.tar.gz /)",
+            ));
+        }
+        let resolved = step.resolved.as_deref().unwrap_or_default();
+        let [one] = resolved else {
+            return Err(out_of_scope(&format!(
+                "the sources match {} context entries; one file is rebuilt",
+                resolved.len()
+            )));
+        };
+        if one.kind != CtxKind::File {
+            return Err(out_of_scope(&format!(
+                "{} is not a regular file in the context",
+                one.path
+            )));
+        }
+        let name = one
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or(one.path.as_str())
+            .to_string();
+        Ok(StepSource {
+            path: self.req.context.join(&one.path),
+            name,
+            info: StepInfo {
+                instruction: step.instruction.clone(),
+                line,
+                source: one.path.clone(),
+                dest: step.dest.clone(),
+            },
+            unpack: step.unpack,
+        })
+    }
+
+    fn scan_published(&self, desc: &Descriptor, what: &str) -> Result<(Scan, Compression), Error> {
+        let err = |source| Error::PublishedLayer {
+            image: self.src.name(),
+            digest: desc.digest.to_string(),
+            source,
+        };
+        let mut blob = self.src.blob(desc)?;
+        let mut counting = Counting {
+            inner: &mut blob,
+            done: 0,
+            total: Some(desc.size),
+            what,
+            progress: self.progress,
+            last: 0,
+        };
+        let (scan, compression) = {
+            let d = compression::open(&mut counting, &self.req.decompress)
+                .map_err(|e| err(e.into()))?;
+            let c = d.compression();
+            (
+                layerscan::scan(d, self.req.read_limits.clone()).map_err(err)?,
+                c,
+            )
+        };
+        // read to the end so the blob's digest and size are verified
+        io::copy(&mut counting, &mut io::sink()).map_err(|e| err(e.into()))?;
+        self.progress.finished(what);
+        Ok((scan, compression))
+    }
+
+    fn hash_source(&self, path: &Path) -> Result<(), Error> {
+        let key = path.display().to_string();
+        if self
+            .sources
+            .lock()
+            .map(|m| m.contains_key(&key))
+            .unwrap_or(true)
+        {
+            return Ok(());
+        }
+        let v = sha256_file(path)?;
+        if let Ok(mut m) = self.sources.lock() {
+            m.insert(key, v);
+        }
+        Ok(())
+    }
+
+    fn verify_layer(
+        &self,
+        index: usize,
+        source: &StepSource,
+        published: &chain::Layer,
+        platform: &str,
+        version: Option<&'static str>,
+        builder: BuilderKind,
+    ) -> Result<LayerReport, Error> {
+        let what = format!("{platform} layer {}", index + 1);
+        let path = source.path.clone();
+        let open = || -> io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(BufReader::with_capacity(
+                1 << 16,
+                File::open(&path)?,
+            )))
+        };
+        let rebuild_err = |source| Error::Rebuild {
+            path: path.clone(),
+            source,
+        };
+        let ctx_perm = std::fs::metadata(&path)
+            .map(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.permissions().mode() & 0o7777
+            })
+            .map_err(|source| Error::File {
+                path: path.clone(),
+                source,
+            })?;
+
+        // The first unpack uses the preferred profile for the builder before the published
+        // layer is known; it runs while the published blob is read.
+        let first_guess: &'static Profile = match self.req.profile {
+            ProfileChoice::Named(p) => p,
+            ProfileChoice::Auto => version
+                .and_then(Profile::by_name)
+                .or_else(|| Profile::by_name(PREFERENCE[0]))
+                .unwrap_or(&Profile::all()[0]),
+        };
+        let base_params = |profile: &'static Profile| {
+            let mut p = Params::new(profile, source.name.as_bytes().to_vec());
+            p.memory_budget = self.req.memory_budget;
+            p.unpack = source.unpack;
+            p.plain_file = PlainFileMeta {
+                perm: ctx_perm,
+                mtime: Timestamp::EPOCH,
+            };
+            p
+        };
+        let (scanned, first) = std::thread::scope(|s| {
+            let published_thread = s.spawn(|| self.scan_published(&published.blob, &what));
+            let hash_thread = s.spawn(|| self.hash_source(&path));
+            let first = rebuild::unpack(&open, &base_params(first_guess)).map_err(rebuild_err);
+            let scanned = published_thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("scanner thread failed"))));
+            let hashed = hash_thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("hash thread failed"))));
+            (scanned.and_then(|s| hashed.map(|()| s)), first)
+        });
+        let (scan, compression) = scanned?;
+        let first = first?;
+
+        let published_info = PublishedLayer {
+            digest: published.blob.digest.to_string(),
+            diff_id: published.diff_id.as_ref().map(ToString::to_string),
+            computed_diff_id: scan.diff_id.clone(),
+            media_type: published.blob.media_type.clone(),
+            size: published.blob.size,
+            compression: compression.as_str().to_string(),
+            uncompressed_size: scan.size,
+            entries: scan.entries.len(),
+        };
+        let mut notes = Vec::new();
+        let target = match &published.diff_id {
+            Some(d) if d.to_string() != scan.diff_id => {
+                notes.push(format!(
+                    "the published blob decompresses to {}, but the config's diff_id is {d}; \
+                     compared with what the blob holds",
+                    scan.diff_id
+                ));
+                scan.diff_id.clone()
+            }
+            _ => scan.diff_id.clone(),
+        };
+
+        let candidates: Vec<&'static Profile> = match self.req.profile {
+            ProfileChoice::Named(p) => vec![p],
+            ProfileChoice::Auto => rank_profiles(&scan, version, builder),
+        };
+
+        // Free parameters from the published layer.
+        let mut inferred = Vec::new();
+        let implied_times = scan.published.dir_mtimes.clone();
+        let copied_mtime = scan
+            .published
+            .files
+            .get(source.name.as_bytes())
+            .map(|(_, t)| *t);
+
+        let mut trees: Vec<((layerproof_archive::unpack::Options, bool), Unpacked)> =
+            vec![(rebuild::unpack_key(first_guess), first)];
+        let mut tried = Vec::new();
+        let mut matched: Option<(&'static Profile, RebuiltLayer)> = None;
+        let mut refusal: Option<RefusalInfo> = None;
+        let mut built: Vec<(&'static Profile, String)> = Vec::new();
+        for profile in candidates.iter().copied() {
+            let key = rebuild::unpack_key(profile);
+            let slot = match trees.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    let u = rebuild::unpack(&open, &base_params(profile)).map_err(rebuild_err)?;
+                    trees.push((key, u));
+                    trees.len() - 1
+                }
+            };
+            let params =
+                self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
+            match &mut trees[slot].1 {
+                Unpacked::Refused(r) => {
+                    if refusal.is_none() {
+                        refusal = Some(RefusalInfo {
+                            entry: r.entry,
+                            name: r.name.clone(),
+                            message: r.message.clone(),
+                        });
+                    }
+                    tried.push(Candidate {
+                        profile: profile.name,
+                        outcome: "refused",
+                        diff_id: None,
+                        detail: Some(r.message.clone()),
+                    });
+                }
+                Unpacked::Tree(prepared) => {
+                    let (_, summary) =
+                        rebuild::write(prepared, &params, HashingWriter::new(io::sink()))
+                            .map_err(rebuild_err)?;
+                    let ok = summary.diff_id == target;
+                    tried.push(Candidate {
+                        profile: profile.name,
+                        outcome: if ok { "match" } else { "differs" },
+                        diff_id: Some(summary.diff_id.clone()),
+                        detail: None,
+                    });
+                    if ok {
+                        matched = Some((
+                            profile,
+                            RebuiltLayer {
+                                diff_id: summary.diff_id.clone(),
+                                blob_digest: None,
+                                size: summary.size,
+                                entries: summary.entries,
+                                treatment: treatment_text(&prepared.treatment),
+                            },
+                        ));
+                        break;
+                    }
+                    if !built.iter().any(|(_, d)| *d == summary.diff_id) {
+                        built.push((profile, summary.diff_id));
+                    }
+                }
+            }
+        }
+
+        let hazards_of = |trees: &[(_, Unpacked)]| match trees.first().map(|t| &t.1) {
+            Some(Unpacked::Tree(p)) => p.hazards.clone(),
+            _ => Vec::new(),
+        };
+        let hazards = hazards_of(&trees);
+        let chosen = matched
+            .as_ref()
+            .map(|(p, _)| *p)
+            .or_else(|| built.first().map(|(p, _)| *p));
+        if let Some(p) = chosen {
+            self.describe_inferred(
+                p,
+                &scan,
+                &trees,
+                copied_mtime,
+                matches!(self.req.profile, ProfileChoice::Auto) && matched.is_some(),
+                &mut inferred,
+            );
+        }
+
+        let step = source.info.clone();
+        if let Some((profile, mut rebuilt)) = matched {
+            let blob_is_tar = compression == Compression::Identity
+                && published.blob.digest.to_string() == rebuilt.diff_id;
+            let level = if blob_is_tar {
+                rebuilt.blob_digest = Some(rebuilt.diff_id.clone());
+                Level::Blob
+            } else {
+                notes.push(format!(
+                    "the published blob is {} compressed; its digest is not reproduced \
+                     (blob-level re-encoding not attempted)",
+                    compression.as_str()
+                ));
+                Level::DiffId
+            };
+            return Ok(LayerReport {
+                index,
+                step,
+                verdict: Verdict::Reproduced,
+                level: Some(level),
+                published: published_info,
+                rebuilt: Some(rebuilt),
+                profile: Some(profile.name),
+                inferred,
+                candidates: tried,
+                refusal: None,
+                differences: None,
+                first_header_difference: None,
+                notes,
+                hazards,
+            });
+        }
+
+        if built.is_empty() {
+            return Ok(LayerReport {
+                index,
+                step,
+                verdict: Verdict::NotBuildable,
+                level: None,
+                published: published_info,
+                rebuilt: None,
+                profile: candidates.first().map(|p| p.name),
+                inferred,
+                candidates: tried,
+                refusal,
+                differences: None,
+                first_header_difference: None,
+                notes,
+                hazards,
+            });
+        }
+
+        // No profile reproduced it: explain against each distinct candidate and keep the
+        // closest.
+        self.progress.step(
+            platform,
+            &format!("layer {}: explaining the difference", index + 1),
+        );
+        let mut best: Option<(
+            usize,
+            &'static Profile,
+            Differences,
+            RebuiltLayer,
+            tempfile::NamedTempFile,
+        )> = None;
+        for (profile, _) in &built {
+            let key = rebuild::unpack_key(profile);
+            let Some(slot) = trees.iter().position(|(k, _)| *k == key) else {
+                continue;
+            };
+            let Unpacked::Tree(prepared) = &mut trees[slot].1 else {
+                continue;
+            };
+            let params =
+                self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
+            let tmp = tempfile::NamedTempFile::new().map_err(Error::Temp)?;
+            let (file, summary) =
+                rebuild::write(prepared, &params, io::BufWriter::new(tmp)).map_err(rebuild_err)?;
+            let mut tmp = file.into_inner().map_err(|e| Error::Temp(e.into_error()))?;
+            tmp.rewind().map_err(Error::Temp)?;
+            let ours = layerscan::scan(BufReader::new(tmp.as_file()), read::Options::default())
+                .map_err(|source| Error::Rebuild {
+                    path: path.clone(),
+                    source: rebuild::Error::Source(layerproof_archive::source::Error::Io(
+                        io::Error::other(source.to_string()),
+                    )),
+                })?;
+            let diff = explain::compare(&ours, &scan);
+            let weight = diff
+                .groups
+                .iter()
+                .map(|g| {
+                    if g.level == explain::Level::Content {
+                        g.count * 1000
+                    } else {
+                        g.count
+                    }
+                })
+                .sum::<usize>()
+                + diff.tar.len();
+            if let Some(c) = tried.iter_mut().find(|c| c.profile == profile.name) {
+                c.detail = Some(format!(
+                    "{} content-level and {} tar-level difference group(s)",
+                    diff.content_groups().count(),
+                    diff.groups.len() - diff.content_groups().count()
+                ));
+            }
+            if best.as_ref().is_none_or(|b| weight < b.0) {
+                let rebuilt = RebuiltLayer {
+                    diff_id: summary.diff_id.clone(),
+                    blob_digest: None,
+                    size: summary.size,
+                    entries: summary.entries,
+                    treatment: treatment_text(&prepared.treatment),
+                };
+                best = Some((weight, profile, diff, rebuilt, tmp));
+            }
+        }
+        let Some((_, profile, diff, rebuilt, mut tmp)) = best else {
+            return Err(Error::Temp(io::Error::other(
+                "no candidate could be explained",
+            )));
+        };
+        let verdict = if diff.content_equivalent {
+            Verdict::ContentEquivalent
+        } else {
+            Verdict::Different
+        };
+        let first_header_difference = if diff.content_equivalent {
+            tmp.rewind().map_err(Error::Temp)?;
+            self.first_header_difference(tmp.as_file_mut(), &published.blob)
+        } else {
+            None
+        };
+        if let Some(r) = &refusal {
+            notes.push(format!(
+                "some profiles refuse this tarball: {}{}",
+                r.message,
+                r.entry
+                    .map(|e| format!(" (entry {e} {:?})", r.name))
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(LayerReport {
+            index,
+            step,
+            verdict,
+            level: None,
+            published: published_info,
+            rebuilt: Some(rebuilt),
+            profile: Some(profile.name),
+            inferred,
+            candidates: tried,
+            refusal: None,
+            differences: Some(diff),
+            first_header_difference,
+            notes,
+            hazards,
+        })
+    }
+
+    fn params_for<'p>(
+        &self,
+        profile: &'static Profile,
+        base: &dyn Fn(&'static Profile) -> Params<'p>,
+        scan: &Scan,
+        implied_times: &BTreeMap<Vec<u8>, Timestamp>,
+        copied_mtime: Option<Timestamp>,
+    ) -> Params<'p> {
+        let mut params = base(profile);
+        params.implied_times = implied_times.clone();
+        if profile.owner_names.value == OwnerNames::Lookup && scan.published.has_names {
+            params.names = Some(scan.published.names.clone());
+        }
+        if let Some(t) = copied_mtime {
+            params.plain_file.mtime = t;
+        }
+        params
+    }
+
+    fn describe_inferred(
+        &self,
+        profile: &'static Profile,
+        scan: &Scan,
+        trees: &[((layerproof_archive::unpack::Options, bool), Unpacked)],
+        copied_mtime: Option<Timestamp>,
+        auto: bool,
+        out: &mut Vec<Inferred>,
+    ) {
+        if auto {
+            out.push(Inferred {
+                parameter: "profile".into(),
+                value: profile.name.into(),
+                why: format!(
+                    "{} ({})",
+                    "the first engine profile whose layer matches, tried most plausible first",
+                    profile.summary
+                ),
+            });
+        }
+        let key = rebuild::unpack_key(profile);
+        if let Some((_, Unpacked::Tree(p))) = trees.iter().find(|(k, _)| *k == key) {
+            let implied: Vec<String> = p
+                .hazards
+                .iter()
+                .filter_map(|h| match h {
+                    layerproof_archive::unpack::Hazard::ImpliedDirectory { path } => {
+                        let key = layerscan::normalise(path.as_bytes());
+                        scan.published
+                            .dir_mtimes
+                            .get(&key)
+                            .map(|t| format!("{}/ = {}", layerscan::display_path(&key), t.sec))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !implied.is_empty() {
+                out.push(Inferred {
+                    parameter: "implied-directory-mtime".into(),
+                    value: implied.join(", "),
+                    why: "the tarball does not list these directories; Docker creates them \
+                          with the build's wall-clock time, which only the published layer \
+                          records"
+                        .into(),
+                });
+            }
+            if matches!(p.treatment, Treatment::Copied { .. })
+                && let Some(t) = copied_mtime
+            {
+                out.push(Inferred {
+                    parameter: "copied-file-mtime".into(),
+                    value: t.sec.to_string(),
+                    why: "the source is copied, not unpacked; its mtime in the build \
+                          context (a checkout time) is not part of the tarball"
+                        .into(),
+                });
+            }
+        }
+        if profile.owner_names.value == OwnerNames::Lookup && scan.published.has_names {
+            out.push(Inferred {
+                parameter: "owner-names".into(),
+                value: scan.published.names.describe(),
+                why: "this engine fills uname/gname from the build host's user database; \
+                      the table is read from the published headers"
+                    .into(),
+            });
+        }
+    }
+
+    /// The first differing header, for differences the entries do not show.
+    fn first_header_difference(&self, ours: &mut File, blob: &Descriptor) -> Option<String> {
+        let b = self.src.blob(blob).ok()?;
+        let d = compression::open(b, &self.req.decompress).ok()?;
+        match layerproof_layer::compare::first_difference(BufReader::new(ours), d) {
+            Ok(Some(diff)) => Some(diff.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(format!("(cannot compare headers: {e})")),
+        }
+    }
+}
+
+fn treatment_text(t: &Treatment) -> String {
+    match t {
+        Treatment::Unpacked(c) => format!("unpacked ({})", c.as_str()),
+        Treatment::Copied { reason } => format!("copied as a file: {reason}"),
+    }
+}

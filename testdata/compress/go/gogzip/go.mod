@@ -1,0 +1,3 @@
+module layerproof.invalid/gogzip
+
+go 1.19

@@ -1,1 +1,60 @@
-//! (being written)
+//! GNU gzip's output, byte for byte: what `gzip -n -<level> < file` writes (gzip 1.x).
+//!
+//! The stream is a gzip member (RFC 1952) with the header GNU gzip writes for standard input
+//! under `-n`: no flags, MTIME 0, XFL 2 at `-9` and 4 at `-1` (else 0), OS 3 (Unix); then
+//! GNU gzip's own deflate ([`Flavour::GnuGzip`]), then CRC-32 and the size mod 2³².
+//!
+//! ```
+//! use layerproof_layer::compress::gnu_gzip;
+//!
+//! let gz = gnu_gzip::compress(&b"hello\n"[..], Vec::new(), 9).unwrap();
+//! assert_eq!(&gz[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);
+//! ```
+//!
+//! Input is read as gzip reads a regular file (whole reads of the free window space); see the
+//! [`zlib`](super::zlib) module for what that means for pipes.
+
+use std::io::{self, Read, Write};
+
+use super::zlib::{Encoder, Flavour};
+
+/// The gzip header GNU gzip writes for standard input with `-n` at `level`.
+pub fn header(level: u32) -> [u8; 10] {
+    let xfl = match level {
+        1 => 4,
+        9 => 2,
+        _ => 0,
+    };
+    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]
+}
+
+/// Compress `input` as `gzip -n -<level>` does from standard input, into `out`.
+pub fn compress<R: Read, W: Write>(mut input: R, mut out: W, level: u32) -> io::Result<W> {
+    if !(1..=9).contains(&level) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("gzip level {level}"),
+        ));
+    }
+    out.write_all(&header(level))?;
+    let mut enc = Encoder::new(out, level, Flavour::GnuGzip)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut size: u64 = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        crc.update(&buf[..n]);
+        size += n as u64;
+        enc.write_all(&buf[..n])?;
+    }
+    let mut out = enc.finish()?;
+    out.write_all(&crc.finalize().to_le_bytes())?;
+    out.write_all(&(size as u32).to_le_bytes())?;
+    Ok(out)
+}

@@ -135,8 +135,8 @@ impl Default for DecompressOptions {
 /// with [`LimitExceeded::find`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{compression} stream: decompressed data exceeds the limit of {limit} bytes \
-     (raise the decompressed-size limit, DecompressOptions::max_decompressed_bytes)"
+    "{compression} stream: decompressed data exceeds the max-decompressed-bytes limit of \
+     {limit} bytes (raise it with --max-decompressed-bytes)"
 )]
 pub struct LimitExceeded {
     /// The configured limit, in bytes.

@@ -114,15 +114,15 @@ pub enum ErrorKind {
     UnexpectedEof,
     /// Go's `ErrFieldTooLong`: a PAX header or GNU long name/link is larger than the limit.
     #[error(
-        "{what} is larger than {limit} bytes (Go archive/tar refuses more than 1048576; \
-         the limit is read::Options::{option})"
+        "{what} is larger than the {option} limit of {limit} bytes (Go archive/tar, and so \
+         Docker, refuses more than 1048576; a lower limit is raised with --{option})"
     )]
     FieldTooLong {
         /// Which kind of special entry.
         what: &'static str,
         /// The limit in force, in bytes.
         limit: u64,
-        /// The [`Options`] field that sets it.
+        /// The limit's name (kebab case), also the `layerproof` flag that sets it.
         option: &'static str,
     },
     /// Go's `errSparseTooLong`.
@@ -135,7 +135,7 @@ pub enum ErrorKind {
     #[error("sparse file contains unreferenced data")]
     SparseUnreferencedData,
     /// A limit of ours (not Go's) was exceeded.
-    #[error("{what} ({actual}) exceeds the limit of {limit} (raise read::Options::{option})")]
+    #[error("{what} ({actual}) exceeds the {option} limit of {limit} (raise it with --{option})")]
     Limit {
         /// What was counted.
         what: &'static str,
@@ -143,7 +143,7 @@ pub enum ErrorKind {
         actual: u64,
         /// The limit in force.
         limit: u64,
-        /// The [`Options`] field that sets it.
+        /// The limit's name (kebab case), also the `layerproof` flag that sets it.
         option: &'static str,
     },
     /// The decompressor's output limit was reached.
@@ -933,7 +933,7 @@ impl<R: Read> Reader<R> {
                 what: "number of entries",
                 actual: self.returned + 1,
                 limit: max,
-                option: "max_entries",
+                option: "max-entries",
             });
         }
         let mut pax: Option<BTreeMap<Vec<u8>, Vec<u8>>> = None;
@@ -989,7 +989,7 @@ impl<R: Read> Reader<R> {
                     let data = self.read_special(
                         self.options.max_pax_size,
                         "PAX extended header",
-                        "max_pax_size",
+                        "max-pax-size",
                     )?;
                     let records = parse_pax_records(&data)
                         .ok_or(ErrorKind::InvalidHeader("malformed PAX record"))?;
@@ -1016,7 +1016,7 @@ impl<R: Read> Reader<R> {
                     let data = self.read_special(
                         self.options.max_gnu_long_name,
                         "GNU long name or link",
-                        "max_gnu_long_name",
+                        "max-long-name-size",
                     )?;
                     let value = cstr(&data).to_vec();
                     if raw.typeflag == typeflag::GNU_LONGNAME {
@@ -1085,7 +1085,7 @@ impl<R: Read> Reader<R> {
                     what,
                     actual: v.len() as u64,
                     limit: max as u64,
-                    option: "max_path_len",
+                    option: "max-path-len",
                 });
             }
         }

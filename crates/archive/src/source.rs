@@ -57,12 +57,73 @@ pub enum Error {
     /// Reading the source failed before anything could be decided.
     #[error("reading the source: {0}")]
     Io(#[from] io::Error),
-    /// The decompressed stream exceeded the configured bound.
+    /// A configured limit was exceeded. Docker itself might accept the archive: raise the limit
+    /// to go on.
     #[error("{0}")]
-    Limit(LimitExceeded),
+    Limit(LimitError),
     /// Storing a file body failed (spill file I/O).
     #[error(transparent)]
     Unpack(unpack::Error),
+}
+
+/// A limit of ours stopped the `ADD`: which one, its value, and where.
+///
+/// The message names the limit, its value and the command-line flag that raises it, e.g.
+/// `entry 3 "a/b": the name has 1025 components: over the max-depth limit of 1024 (raise it
+/// with --max-depth)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LimitError {
+    /// The limit's name, which is also the `layerproof` flag that sets it: `max-entries`,
+    /// `max-depth`, `max-path-len`, `max-name-bytes`, `max-data-bytes`, `max-decompressed-bytes`,
+    /// `max-pax-size`,
+    /// `max-long-name-size`.
+    pub limit: &'static str,
+    /// The limit's value.
+    pub value: u64,
+    /// The full message (entry, measured value, limit, flag).
+    pub message: String,
+}
+
+impl LimitError {
+    fn decompressed(e: LimitExceeded) -> LimitError {
+        LimitError {
+            limit: "max-decompressed-bytes",
+            value: e.limit,
+            message: e.to_string(),
+        }
+    }
+
+    /// The limit inside a reader error, if that is what stopped the reader. A PAX or GNU
+    /// long-name body over Go's own 1 MiB limit is not one: Docker refuses those too.
+    fn from_read(e: &read::Error) -> Option<LimitError> {
+        match &e.kind {
+            read::ErrorKind::DecompressionLimit(l) => Some(LimitError::decompressed(*l)),
+            read::ErrorKind::Limit { limit, option, .. } => Some(LimitError {
+                limit: option,
+                value: *limit,
+                message: e.to_string(),
+            }),
+            read::ErrorKind::FieldTooLong { limit, option, .. }
+                if *limit < read::GO_MAX_SPECIAL_FILE_SIZE =>
+            {
+                Some(LimitError {
+                    limit: option,
+                    value: *limit,
+                    message: e.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The limit behind an entry body's read error, if any.
+    fn from_io(e: &io::Error) -> Option<LimitError> {
+        if let Some(l) = LimitExceeded::find(e) {
+            return Some(LimitError::decompressed(l));
+        }
+        read::Error::from_io(e).and_then(LimitError::from_read)
+    }
 }
 
 /// Run `ADD` on one source stream.
@@ -79,7 +140,7 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
             });
         }
         Err(e) => {
-            if let Some(limit) = read_limit(&e) {
+            if let Some(limit) = LimitError::from_read(&e) {
                 return Err(Error::Limit(limit));
             }
             return Ok(Added::PlainFile {
@@ -95,6 +156,21 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
         merge_formats(&mut formats, &header.formats);
         match unpacker.apply(&header, &mut reader.body()) {
             Ok(()) => {}
+            Err(unpack::Error::Refused(Refusal {
+                kind: RefusalKind::Limit { limit, value },
+                message,
+                entry,
+                name,
+            })) => {
+                return Err(Error::Limit(LimitError {
+                    limit,
+                    value,
+                    message: match entry {
+                        Some(i) => format!("entry {i} {name:?}: {message}"),
+                        None => message,
+                    },
+                }));
+            }
             Err(unpack::Error::Refused(r)) => break Err(r),
             Err(unpack::Error::Content {
                 source,
@@ -103,7 +179,7 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
             }) => {
                 // A body that ends early or fails to decompress is a broken stream.
                 if let crate::content::Error::Source(io) = &source
-                    && let Some(limit) = LimitExceeded::find(io)
+                    && let Some(limit) = LimitError::from_io(io)
                 {
                     return Err(Error::Limit(limit));
                 }
@@ -136,7 +212,7 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
                 });
             }
             Err(e) => {
-                if let Some(limit) = read_limit(&e) {
+                if let Some(limit) = LimitError::from_read(&e) {
                     return Err(Error::Limit(limit));
                 }
                 break Err(Refusal {
@@ -154,12 +230,6 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
         tar_bytes: reader.position(),
         outcome,
     })))
-}
-
-fn read_limit(e: &read::Error) -> Option<LimitExceeded> {
-    std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<io::Error>())
-        .and_then(LimitExceeded::find)
 }
 
 fn merge_formats(into: &mut Formats, from: &Formats) {

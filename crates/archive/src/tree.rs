@@ -213,6 +213,11 @@ impl Tree {
         self.nodes.iter().filter(|n| n.live).count()
     }
 
+    /// Nodes ever allocated, removed ones included (what the tree's memory grows with); O(1).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// True when only the root exists.
     pub fn is_empty(&self) -> bool {
         self.node(ROOT).children.is_empty()

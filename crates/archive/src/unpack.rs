@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 
+use sha2::Digest as _;
+
 use crate::content;
 use crate::header::{Header, Timestamp, typeflag};
 use crate::tree::{Inode, InodeId, Kind, NodeId, Origin, ROOT, Tree};
@@ -54,11 +56,34 @@ pub struct Options {
     pub chown: Option<(i64, i64)>,
     /// In-memory budget of the content store; bodies beyond it spill to a temporary file.
     pub memory_budget: u64,
-    /// Refuse archives with more entries than this.
+    /// Stop at archives with more entries than this, or whose tree grows more names than this
+    /// (implied directories and replaced names count too). Limit `max-entries`.
     pub max_entries: u64,
-    /// Refuse names deeper than this many components.
+    /// Stop at names deeper than this many components. Limit `max-depth`.
     pub max_depth: usize,
+    /// Stop at a cleaned name or a link target longer than this many bytes. Linux refuses
+    /// paths of 4096 bytes or more (`PATH_MAX`), so Docker cannot extract such a name anyway.
+    /// Limit `max-path-len`.
+    pub max_path_len: usize,
+    /// Stop when the names and link targets of all entries add up to more than this many
+    /// bytes: the unpack model keeps them in memory. Limit `max-name-bytes`.
+    pub max_name_bytes: u64,
+    /// Stop when regular files' sizes add up to more than this many bytes, checked against
+    /// each header before its body is read: a lying size field or a sparse entry whose holes
+    /// expand to terabytes ends at once. Limit `max-data-bytes`.
+    pub max_data_bytes: u64,
 }
+
+/// Default of [`Options::max_entries`].
+pub const DEFAULT_MAX_ENTRIES: u64 = 10_000_000;
+/// Default of [`Options::max_depth`].
+pub const DEFAULT_MAX_DEPTH: usize = 1024;
+/// Default of [`Options::max_path_len`]: Linux's `PATH_MAX`.
+pub const DEFAULT_MAX_PATH_LEN: usize = 4096;
+/// Default of [`Options::max_name_bytes`]: 1 GiB (a rootfs of a million files has ~100 MB).
+pub const DEFAULT_MAX_NAME_BYTES: u64 = 1 << 30;
+/// Default of [`Options::max_data_bytes`]: 64 GiB, the default decompression limit.
+pub const DEFAULT_MAX_DATA_BYTES: u64 = crate::compression::DEFAULT_MAX_DECOMPRESSED_BYTES;
 
 impl Default for Options {
     fn default() -> Self {
@@ -68,8 +93,11 @@ impl Default for Options {
             bound_symlink_times: true,
             chown: None,
             memory_budget: content::DEFAULT_MEMORY_BUDGET,
-            max_entries: 10_000_000,
-            max_depth: 1024,
+            max_entries: DEFAULT_MAX_ENTRIES,
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_path_len: DEFAULT_MAX_PATH_LEN,
+            max_name_bytes: DEFAULT_MAX_NAME_BYTES,
+            max_data_bytes: DEFAULT_MAX_DATA_BYTES,
         }
     }
 }
@@ -131,9 +159,12 @@ pub enum RefusalKind {
     /// The stream breaks after the first header (truncated, bad checksum, decompression error):
     /// Docker's `Untar` returns the error and the build fails (spec §2.4).
     CorruptArchive,
-    /// The archive is larger than a configured limit.
+    /// The archive is larger than a configured limit of ours (not something Docker refuses:
+    /// [`crate::source::add`] turns it into [`crate::source::Error::Limit`]).
     Limit {
-        /// Which limit.
+        /// Which limit (`max-entries`, `max-depth`, `max-path-len`, `max-name-bytes`,
+        /// `max-data-bytes`): also the
+        /// command-line flag that raises it.
         limit: &'static str,
         /// Its value.
         value: u64,
@@ -366,8 +397,11 @@ pub struct Unpacker {
     hazards: Vec<Hazard>,
     stats: Stats,
     dirs: Vec<PendingDirTime>,
-    /// Paths already written by some entry (for duplicate detection).
-    seen: std::collections::HashSet<Vec<u8>>,
+    /// sha256 of each path already written by some entry (for duplicate detection; hashes keep
+    /// memory per entry constant whatever the name's length).
+    seen: std::collections::HashSet<[u8; 32]>,
+    /// Bytes of names and link targets met so far (for `max_name_bytes`).
+    name_bytes: u64,
     /// For each inode created by a regular entry: the path the archive first gave it.
     first_name: BTreeMap<InodeId, Vec<u8>>,
     /// Inodes that gained a hard link.
@@ -385,6 +419,7 @@ impl Unpacker {
             stats: Stats::default(),
             dirs: Vec::new(),
             seen: Default::default(),
+            name_bytes: 0,
             first_name: BTreeMap::new(),
             linked: Vec::new(),
         }
@@ -405,16 +440,30 @@ impl Unpacker {
             .entry(typeflag_name(hdr.typeflag))
             .or_default() += 1;
         if self.stats.entries > self.opts.max_entries {
-            return Err(self.refuse(
+            return Err(self.limit(
                 hdr,
                 index,
-                RefusalKind::Limit {
-                    limit: "max-entries",
-                    value: self.opts.max_entries,
-                },
+                "max-entries",
+                self.opts.max_entries,
                 format!(
-                    "archive has more than {} entries (raise the limit with --max-entries)",
+                    "the archive has more than {} entries",
                     self.opts.max_entries
+                ),
+            ));
+        }
+        self.name_bytes = self
+            .name_bytes
+            .saturating_add(hdr.name.len() as u64)
+            .saturating_add(hdr.linkname.len() as u64);
+        if self.name_bytes > self.opts.max_name_bytes {
+            return Err(self.limit(
+                hdr,
+                index,
+                "max-name-bytes",
+                self.opts.max_name_bytes,
+                format!(
+                    "entry names and link targets add up to more than {} bytes",
+                    self.opts.max_name_bytes
                 ),
             ));
         }
@@ -428,25 +477,31 @@ impl Unpacker {
             return Ok(());
         };
         if components.len() > self.opts.max_depth {
-            return Err(self.refuse(
+            return Err(self.limit(
                 hdr,
                 index,
-                RefusalKind::Limit {
-                    limit: "max-depth",
-                    value: self.opts.max_depth as u64,
-                },
-                format!(
-                    "name has more than {} components (raise the limit with --max-depth)",
-                    self.opts.max_depth
-                ),
+                "max-depth",
+                self.opts.max_depth as u64,
+                format!("the name has {} components", components.len()),
             ));
+        }
+        let joined = components.join(&b'/');
+        for (what, len) in [("name", joined.len()), ("link target", hdr.linkname.len())] {
+            if len > self.opts.max_path_len {
+                return Err(self.limit(
+                    hdr,
+                    index,
+                    "max-path-len",
+                    self.opts.max_path_len as u64,
+                    format!("the {what} is {len} bytes long"),
+                ));
+            }
         }
         let display = display_path(&components);
         if components.is_empty() {
             return self.apply_to_root(hdr, index);
         }
-        let joined = components.join(&b'/');
-        if !self.seen.insert(joined) {
+        if !self.seen.insert(sha2::Sha256::digest(&joined).into()) {
             self.hazards.push(Hazard::DuplicatePath {
                 entry: index,
                 path: display.clone(),
@@ -463,6 +518,19 @@ impl Unpacker {
             }
         }
         self.create_tar_file(hdr, index, &components, &display, body)?;
+        if self.tree.node_count() as u64 > self.opts.max_entries {
+            return Err(self.limit(
+                hdr,
+                index,
+                "max-entries",
+                self.opts.max_entries,
+                format!(
+                    "the tree has more than {} names (entries, implied directories and \
+                     replaced names)",
+                    self.opts.max_entries
+                ),
+            ));
+        }
         if hdr.typeflag == typeflag::DIR {
             self.dirs.push(PendingDirTime {
                 components,
@@ -516,6 +584,24 @@ impl Unpacker {
             hazards: self.hazards,
             stats: self.stats,
         })
+    }
+
+    /// A limit of ours was exceeded: `what` says by how much; the message names the limit, its
+    /// value and the flag that raises it.
+    fn limit(
+        &self,
+        hdr: &Header,
+        index: u64,
+        limit: &'static str,
+        value: u64,
+        what: String,
+    ) -> Error {
+        self.refuse(
+            hdr,
+            index,
+            RefusalKind::Limit { limit, value },
+            format!("{what}: over the {limit} limit of {value} (raise it with --{limit})"),
+        )
     }
 
     fn refuse(&self, hdr: &Header, index: u64, kind: RefusalKind, message: String) -> Error {
@@ -771,6 +857,16 @@ impl Unpacker {
                 match kind {
                     Kind::File => {
                         let len = u64::try_from(hdr.size).unwrap_or(0);
+                        let total = self.stats.data_bytes.saturating_add(len);
+                        if total > self.opts.max_data_bytes {
+                            return Err(self.limit(
+                                hdr,
+                                index,
+                                "max-data-bytes",
+                                self.opts.max_data_bytes,
+                                format!("file sizes add up to {total} bytes"),
+                            ));
+                        }
                         let content = self.tree.content_mut().put(body, len).map_err(|source| {
                             Error::Content {
                                 entry: index,

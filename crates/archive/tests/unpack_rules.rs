@@ -615,6 +615,13 @@ fn limits_are_refusals_that_name_the_limit() {
     match run(&[file("a", ""), file("b", ""), file("c", "")], o) {
         Err(layerproof_archive::unpack::Error::Refused(r)) => {
             assert!(r.message.contains("--max-entries"), "{r}");
+            assert_eq!(
+                r.kind,
+                layerproof_archive::unpack::RefusalKind::Limit {
+                    limit: "max-entries",
+                    value: 2
+                }
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -759,7 +759,7 @@ fn pax_header_size_limits() {
         matches!(err.kind, ErrorKind::FieldTooLong { limit: 1048576, .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("max_pax_size"), "{err}");
+    assert!(err.to_string().contains("max-pax-size"), "{err}");
     // A lower configured limit.
     let t = Tar::default()
         .ext(tf::XHEADER, &[(b"comment", &[b'a'; 100])])
@@ -874,7 +874,7 @@ fn gnu_long_name_limit() {
         ..Options::default()
     };
     let err = check_opts(t.bytes(), opts).unwrap_err();
-    assert!(err.to_string().contains("max_gnu_long_name"), "{err}");
+    assert!(err.to_string().contains("max-long-name-size"), "{err}");
     let opts = Options {
         max_gnu_long_name: 100,
         ..Options::default()
@@ -1229,7 +1229,7 @@ fn path_and_entry_limits() {
             ..
         }
     ));
-    assert!(err.to_string().contains("max_path_len"));
+    assert!(err.to_string().contains("--max-path-len"));
 
     let t = Tar::default()
         .file("a", b"")
@@ -1242,7 +1242,7 @@ fn path_and_entry_limits() {
     };
     let err = check_opts(t.bytes(), opts).unwrap_err();
     assert_eq!(err.index, 2);
-    assert!(err.to_string().contains("max_entries"));
+    assert!(err.to_string().contains("--max-entries"));
 }
 
 #[test]

@@ -4,6 +4,9 @@
 
 pub mod dockerfile;
 
+pub mod classic_hash;
+pub mod config;
+
 pub mod conformance;
 pub mod explain;
 pub mod infer;

@@ -1,0 +1,515 @@
+//! What a published gzip blob says about the program that wrote it.
+//!
+//! [`fingerprint`] reads a blob once, streaming: it decodes every member with its own inflater
+//! ([`inflate`]), hashes the uncompressed stream (the layer's `diff_id`), and walks the deflate
+//! block structure. It returns the header fields, the block-level traits, and a ranked list of
+//! candidate compressors, each with the evidence for it in plain words — so the verifier can try
+//! the matching re-encoder first and explain the verdict.
+//!
+//! The traits that tell the writers apart:
+//!
+//! | trait | pigz | GNU gzip | zlib (plain stream) | Go `compress/gzip` |
+//! |---|---|---|---|---|
+//! | OS byte | 3 | 3 | 3 on Unix (255 from Python) | 255 |
+//! | XFL | 2 at `-9`, 4 at `-1` | same | same | 2 at `BestCompression`, 4 at `BestSpeed` |
+//! | byte-aligned block start at every multiple of the piece size, with empty stored (`00 00 ff ff`) or empty fixed blocks there | yes (128 KiB by default) | no | no | no |
+//! | symbols in a block that was not ended by a flush | 16383 | 32767, or a multiple of 4096 at levels ≥ 3 (early end) | 16383 | — |
+//! | last block | data | data | data | an empty stored block (`Close`) |
+//!
+//! Scores are heuristics for ordering only: the proof is the re-encoded blob's digest.
+//!
+//! ```
+//! use layerproof_layer::compress::{fingerprint, gnu_gzip};
+//!
+//! let blob = gnu_gzip::compress(&b"hello, world\n"[..], Vec::new(), 9).unwrap();
+//! let fp = fingerprint::fingerprint(&blob[..]).unwrap();
+//! assert_eq!(fp.uncompressed_size, 13);
+//! assert_eq!(fp.header.os, 3);
+//! assert_eq!(fp.header.xfl, 2);
+//! ```
+//!
+//! **Throughput** (release build, this project's 2-core Zen 3 machine, page-cached input, one
+//! thread, sha256 and CRC-32 included): Debian bookworm minbase rootfs (170 MB) compressed by
+//! `pigz --best` decodes at about 290 MB/s of output; 110 MB of random data (stored blocks) at
+//! about 700 MB/s. (`gzip -dc` manages 173 MB/s on the same machine, `pigz -dc` 279 MB/s.)
+
+pub mod inflate;
+
+use std::fmt;
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+pub use inflate::{BlockKind, BlockRecord, Error, GzipHeader};
+
+/// Cap on recorded offsets (sync markers, aligned block starts): 1 Mi entries, 8 MiB.
+const MAX_RECORDED: usize = 1 << 20;
+/// pigz's default piece size.
+const PIGZ_DEFAULT_BLOCK: u64 = 128 * 1024;
+
+/// A compressor that may have written the blob.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "tool", rename_all = "kebab-case")]
+pub enum Compressor {
+    /// Go's `compress/gzip` (what Docker engines push). `level`: from XFL, `None` = neither
+    /// `BestSpeed` nor `BestCompression` (the default is 6).
+    GoGzip {
+        /// Level hint.
+        level: Option<u32>,
+    },
+    /// pigz with `block_size`-byte pieces (`-b`), e.g. `pigz --best --no-time`.
+    Pigz {
+        /// Level hint from XFL (`None` = 2–8, default 6).
+        level: Option<u32>,
+        /// Piece size in bytes.
+        block_size: u64,
+    },
+    /// GNU gzip.
+    GnuGzip {
+        /// Level hint from XFL (`None` = 2–8, default 6).
+        level: Option<u32>,
+    },
+    /// Some other program writing one plain zlib deflate stream (e.g. Python's `gzip`).
+    Zlib {
+        /// Level hint from XFL (`None` = 2–8, default 6).
+        level: Option<u32>,
+    },
+    /// None of the above fits.
+    Unknown,
+}
+
+impl fmt::Display for Compressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lvl = |l: &Option<u32>| match l {
+            Some(9) => "level 9".to_string(),
+            Some(l) => format!("level {l}"),
+            None => "level 2–8 (default 6)".to_string(),
+        };
+        match self {
+            Compressor::GoGzip { level: None } => write!(f, "Go compress/gzip, default level"),
+            Compressor::GoGzip { level } => write!(f, "Go compress/gzip, {}", lvl(level)),
+            Compressor::Pigz {
+                level: Some(9),
+                block_size: PIGZ_DEFAULT_BLOCK,
+            } => {
+                write!(f, "pigz --best (128 KiB pieces)")
+            }
+            Compressor::Pigz { level, block_size } => {
+                write!(f, "pigz, {}, -b {}", lvl(level), block_size / 1024)
+            }
+            Compressor::GnuGzip { level } => write!(f, "GNU gzip, {}", lvl(level)),
+            Compressor::Zlib { level } => write!(f, "a zlib-based gzip writer, {}", lvl(level)),
+            Compressor::Unknown => write!(f, "an unknown compressor"),
+        }
+    }
+}
+
+/// One ranked guess.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Candidate {
+    /// Who.
+    pub compressor: Compressor,
+    /// Higher is likelier (a heuristic, for ordering only).
+    pub score: i32,
+    /// Why, one fact per line.
+    pub evidence: Vec<String>,
+}
+
+/// Block-level facts of the deflate streams.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DeflateTraits {
+    /// All blocks.
+    pub blocks: u64,
+    /// Stored blocks (including empty ones).
+    pub stored: u64,
+    /// Fixed-code blocks (including empty ones).
+    pub fixed: u64,
+    /// Dynamic-code blocks.
+    pub dynamic: u64,
+    /// Non-final empty stored blocks: sync/full flush markers (`00 00 ff ff`).
+    pub sync_markers: u64,
+    /// Non-final empty fixed-code blocks (pigz's filler to reach a byte boundary).
+    pub empty_fixed: u64,
+    /// Uncompressed offsets of the markers and empty fixed blocks (first 1 Mi).
+    pub marker_offsets: Vec<u64>,
+    /// Greatest common divisor of `marker_offsets` (0 if none).
+    pub marker_gcd: u64,
+    /// The last block of the last member is an empty stored block (Go's `Close`).
+    pub final_empty_stored: bool,
+    /// Most symbols in a non-final block.
+    pub max_block_symbols: u64,
+    /// Non-final compressed blocks with exactly 16383 symbols (zlib's buffer, memLevel 8).
+    pub blocks_16383: u64,
+    /// … with exactly 16384 symbols (Go's `maxFlateBlockTokens`).
+    pub blocks_16384: u64,
+    /// … with exactly 32767 symbols (GNU gzip's `LIT_BUFSIZE - 1`).
+    pub blocks_32767: u64,
+    /// Non-final compressed blocks with a multiple of 4096 symbols (GNU gzip's early end).
+    pub blocks_4096k: u64,
+    /// Pieces found: the block size whose every multiple below the size starts a byte-aligned
+    /// block, if markers suggest one.
+    pub piece_size: Option<u64>,
+    /// Aligned starts recorded (at most 1 Mi; beyond that the piece check is partial).
+    pub aligned_starts_recorded: u64,
+}
+
+/// Everything [`fingerprint`] learns from one pass over a gzip blob.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Fingerprint {
+    /// Header of the first member.
+    pub header: GzipHeader,
+    /// Number of gzip members.
+    pub members: u32,
+    /// Bytes of the blob.
+    pub compressed_size: u64,
+    /// Bytes after decompression (all members).
+    pub uncompressed_size: u64,
+    /// `sha256:<hex>` of the uncompressed stream: the layer's diff_id.
+    pub diff_id: String,
+    /// Block structure.
+    pub deflate: DeflateTraits,
+    /// Candidates, likeliest first (`Unknown` last).
+    pub candidates: Vec<Candidate>,
+}
+
+impl Fingerprint {
+    /// The likeliest compressor.
+    pub fn best(&self) -> &Compressor {
+        self.candidates
+            .first()
+            .map_or(&Compressor::Unknown, |c| &c.compressor)
+    }
+}
+
+struct Observer {
+    sha: Sha256,
+    header: Option<GzipHeader>,
+    t: DeflateTraits,
+    aligned: Vec<u64>,
+    aligned_total: u64,
+    last: Option<BlockRecord>,
+}
+
+impl inflate::Sink for Observer {
+    fn data(&mut self, bytes: &[u8]) {
+        self.sha.update(bytes);
+    }
+
+    fn header(&mut self, _member: u32, h: &GzipHeader) {
+        if self.header.is_none() {
+            self.header = Some(h.clone());
+        }
+    }
+
+    fn block(&mut self, r: &BlockRecord) {
+        let t = &mut self.t;
+        t.blocks += 1;
+        match r.kind {
+            BlockKind::Stored => t.stored += 1,
+            BlockKind::Fixed => t.fixed += 1,
+            BlockKind::Dynamic => t.dynamic += 1,
+        }
+        if r.bit & 7 == 0 {
+            self.aligned_total += 1;
+            if self.aligned.len() < MAX_RECORDED && self.aligned.last() != Some(&r.out) {
+                self.aligned.push(r.out);
+            }
+        }
+        if !r.last && r.len == 0 {
+            match r.kind {
+                BlockKind::Stored => t.sync_markers += 1,
+                BlockKind::Fixed => t.empty_fixed += 1,
+                BlockKind::Dynamic => {}
+            }
+            if r.kind != BlockKind::Dynamic {
+                t.marker_gcd = gcd(t.marker_gcd, r.out);
+                if t.marker_offsets.len() < MAX_RECORDED && t.marker_offsets.last() != Some(&r.out)
+                {
+                    t.marker_offsets.push(r.out);
+                }
+            }
+        }
+        if !r.last && r.kind != BlockKind::Stored && r.len > 0 {
+            t.max_block_symbols = t.max_block_symbols.max(r.symbols);
+            match r.symbols {
+                16383 => t.blocks_16383 += 1,
+                16384 => t.blocks_16384 += 1,
+                32767 => t.blocks_32767 += 1,
+                _ => {}
+            }
+            if r.symbols & 4095 == 0 {
+                t.blocks_4096k += 1;
+            }
+        }
+        self.last = Some(*r);
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Does every multiple of `b` below `total` start a byte-aligned block?
+fn pieces_fit(aligned: &[u64], b: u64, total: u64, partial: bool) -> bool {
+    if b < 32 * 1024 || b & 1023 != 0 || b >= total {
+        return false;
+    }
+    let limit = if partial {
+        aligned.last().copied().unwrap_or(0)
+    } else {
+        total
+    };
+    let mut k = b;
+    while k < total && k <= limit {
+        if aligned.binary_search(&k).is_err() {
+            return false;
+        }
+        k += b;
+    }
+    true
+}
+
+/// Read `blob` once: decode it, hash it, walk its blocks, rank the compressors.
+pub fn fingerprint<R: Read>(blob: R) -> Result<Fingerprint, Error> {
+    let mut obs = Observer {
+        sha: Sha256::new(),
+        header: None,
+        t: DeflateTraits::default(),
+        aligned: Vec::new(),
+        aligned_total: 0,
+        last: None,
+    };
+    let (members, compressed_size, uncompressed_size) = inflate::gunzip(blob, &mut obs)?;
+    let mut t = obs.t;
+    t.final_empty_stored = obs
+        .last
+        .is_some_and(|r| r.last && r.kind == BlockKind::Stored && r.len == 0);
+    t.aligned_starts_recorded = obs.aligned.len() as u64;
+    let partial = obs.aligned_total > obs.aligned.len() as u64;
+    let mut tries = vec![];
+    if t.marker_gcd != 0 {
+        tries.push(t.marker_gcd);
+    }
+    tries.push(PIGZ_DEFAULT_BLOCK);
+    t.piece_size = tries
+        .into_iter()
+        .find(|&b| pieces_fit(&obs.aligned, b, uncompressed_size, partial));
+    let header = obs.header.unwrap_or_default();
+    let candidates = rank(&header, &t, members, uncompressed_size);
+    Ok(Fingerprint {
+        header,
+        members,
+        compressed_size,
+        uncompressed_size,
+        diff_id: format!("sha256:{}", hex::encode(obs.sha.finalize())),
+        deflate: t,
+        candidates,
+    })
+}
+
+fn rank(h: &GzipHeader, t: &DeflateTraits, members: u32, size: u64) -> Vec<Candidate> {
+    let level = match h.xfl {
+        2 => Some(9),
+        4 => Some(1),
+        _ => None,
+    };
+    let xfl_note = match h.xfl {
+        2 => "XFL 2: maximum compression (level 9, pigz/gzip --best, Go BestCompression)".into(),
+        4 => "XFL 4: fastest (level 1, Go BestSpeed)".into(),
+        0 => "XFL 0: neither level 1 nor 9 (the default level is 6)".into(),
+        x => format!("XFL {x}: not a value any of the known writers uses"),
+    };
+    let os_note = match h.os {
+        3 => "OS 3 (Unix): pigz, GNU gzip and zlib's gzip writer on Unix".to_string(),
+        255 => "OS 255 (unknown): Go compress/gzip and Python's gzip".to_string(),
+        o => format!("OS {o}: none of the known Linux writers"),
+    };
+    let mut header_notes = vec![os_note, xfl_note];
+    if h.flags & 8 != 0 {
+        let name = String::from_utf8_lossy(h.name.as_deref().unwrap_or_default()).into_owned();
+        header_notes.push(format!(
+            "FNAME {name:?}: a named input (pigz/gzip FILE without -n)"
+        ));
+    }
+    if h.mtime == 0 {
+        header_notes.push("MTIME 0: no time stored (--no-time / -n, or standard input)".into());
+    } else {
+        header_notes.push(format!("MTIME {}: a time stamp was stored", h.mtime));
+    }
+    let markers = t.sync_markers + t.empty_fixed;
+    let zlib_sized = t.max_block_symbols <= 16383;
+    let mut out = Vec::new();
+    let multi = members > 1;
+
+    // pigz
+    {
+        let mut score = 0;
+        let mut ev = header_notes.clone();
+        let block_size = t.piece_size.unwrap_or(PIGZ_DEFAULT_BLOCK);
+        if let Some(b) = t.piece_size {
+            score += 60;
+            ev.push(format!(
+                "every multiple of {b} bytes starts a byte-aligned block, with {} sync markers \
+                 and {} empty fixed blocks only there: pigz's {} KiB pieces",
+                t.sync_markers,
+                t.empty_fixed,
+                b / 1024
+            ));
+        } else if size <= PIGZ_DEFAULT_BLOCK && markers == 0 {
+            score += 10;
+            ev.push("one piece of input (≤ 128 KiB): pigz writes a plain zlib stream".into());
+        } else {
+            score -= 60;
+            ev.push("no byte-aligned block starts at a piece cadence".into());
+        }
+        if h.os == 3 {
+            score += 20
+        } else {
+            score -= 60
+        }
+        if !zlib_sized {
+            score -= 60;
+            ev.push(format!(
+                "a block of {} symbols: more than zlib's 16383",
+                t.max_block_symbols
+            ));
+        }
+        if t.final_empty_stored {
+            score -= 30;
+        }
+        if multi {
+            score -= 60;
+        }
+        out.push(Candidate {
+            compressor: Compressor::Pigz { level, block_size },
+            score,
+            evidence: ev,
+        });
+    }
+    // GNU gzip
+    {
+        let mut score = 0;
+        let mut ev = header_notes.clone();
+        if h.os == 3 {
+            score += 20
+        } else {
+            score -= 60
+        }
+        if t.blocks_32767 > 0 {
+            score += 40;
+            ev.push(format!(
+                "{} blocks of exactly 32767 symbols (GNU gzip's LIT_BUFSIZE−1)",
+                t.blocks_32767
+            ));
+        }
+        if !zlib_sized {
+            score += 20;
+            ev.push(format!(
+                "blocks of up to {} symbols: beyond zlib's 16383",
+                t.max_block_symbols
+            ));
+        }
+        if t.blocks_4096k > 0 && level != Some(1) {
+            score += 10;
+            ev.push(format!(
+                "{} blocks ended at a multiple of 4096 symbols (GNU gzip's early block end)",
+                t.blocks_4096k
+            ));
+        }
+        if t.blocks_16383 > 0 {
+            score -= 40;
+            ev.push(format!(
+                "{} blocks of exactly 16383 symbols: zlib's limit, not gzip's",
+                t.blocks_16383
+            ));
+        }
+        if markers > 0 {
+            score -= 60;
+            ev.push("flush markers: GNU gzip never flushes".into());
+        }
+        if t.final_empty_stored || multi {
+            score -= 30;
+        }
+        out.push(Candidate {
+            compressor: Compressor::GnuGzip { level },
+            score,
+            evidence: ev,
+        });
+    }
+    // plain zlib stream
+    {
+        let mut score = 0;
+        let mut ev = header_notes.clone();
+        match h.os {
+            3 => score += 15,
+            255 => score += 5,
+            _ => score -= 30,
+        }
+        if t.blocks_16383 > 0 {
+            score += 30;
+            ev.push(format!(
+                "{} blocks of exactly 16383 symbols (zlib, memLevel 8)",
+                t.blocks_16383
+            ));
+        }
+        if !zlib_sized {
+            score -= 60;
+        }
+        if markers > 0 && t.piece_size.is_some() {
+            score -= 40;
+        }
+        if t.final_empty_stored || multi {
+            score -= 30;
+        }
+        out.push(Candidate {
+            compressor: Compressor::Zlib { level },
+            score,
+            evidence: ev,
+        });
+    }
+    // Go
+    {
+        let mut score = 0;
+        let mut ev = header_notes;
+        if h.os == 255 {
+            score += 30
+        } else {
+            score -= 60
+        }
+        if t.final_empty_stored {
+            score += 50;
+            ev.push("the last block is an empty stored block: Go compress/flate's Close".into());
+        } else {
+            score -= 40;
+        }
+        if t.blocks_16384 > 0 {
+            score += 10;
+            ev.push(format!(
+                "{} blocks of exactly 16384 symbols (Go's maxFlateBlockTokens)",
+                t.blocks_16384
+            ));
+        }
+        if h.flags != 0 || h.mtime != 0 {
+            score -= 10;
+        }
+        if multi {
+            score -= 30;
+        }
+        out.push(Candidate {
+            compressor: Compressor::GoGzip { level },
+            score,
+            evidence: ev,
+        });
+    }
+    out.retain(|c| c.score > 0);
+    out.sort_by_key(|c| std::cmp::Reverse(c.score));
+    out.push(Candidate {
+        compressor: Compressor::Unknown,
+        score: 0,
+        evidence: vec![format!(
+            "{members} member(s), {} blocks ({} stored, {} fixed, {} dynamic)",
+            t.blocks, t.stored, t.fixed, t.dynamic
+        )],
+    });
+    out
+}

@@ -159,7 +159,10 @@ pub fn file_hash(file: &ContextFile, tar: ContextTar, body: impl Read) -> io::Re
 
 /// The hash of several sources (`multi:` + sha256 of the comma-joined per-source hashes).
 pub fn multi_hash(hashes: &[String]) -> String {
-    format!("multi:{}", hex::encode(Sha256::digest(hashes.join(",").as_bytes())))
+    format!(
+        "multi:{}",
+        hex::encode(Sha256::digest(hashes.join(",").as_bytes()))
+    )
 }
 
 #[cfg(test)]
@@ -171,9 +174,13 @@ mod tests {
     #[test]
     fn preimage_is_tarsum_v1_with_blank_names() {
         let f = ContextFile::new("a.tar", 0o644, 3);
-        let pre = b"namea.tarmode33188uid0gid0size3typeflag0linknameunamegnamedevmajor0devminor0abc";
+        let pre =
+            b"namea.tarmode33188uid0gid0size3typeflag0linknameunamegnamedevmajor0devminor0abc";
         let want = format!("file:{}", hex::encode(Sha256::digest(pre)));
-        assert_eq!(file_hash(&f, ContextTar::TypeBits, &b"abc"[..]).unwrap(), want);
+        assert_eq!(
+            file_hash(&f, ContextTar::TypeBits, &b"abc"[..]).unwrap(),
+            want
+        );
         let pre = b"namea.tarmode420uid0gid0size3typeflag0linknameunamegnamedevmajor0devminor0abc";
         let want = format!("file:{}", hex::encode(Sha256::digest(pre)));
         assert_eq!(

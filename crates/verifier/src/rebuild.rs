@@ -206,6 +206,19 @@ pub fn write<W: Write>(
     out: W,
 ) -> Result<(W, LayerSummary), Error> {
     apply_implied_times(&mut prepared.tree, &params.implied_times);
+    if matches!(prepared.treatment, Treatment::Copied { .. }) {
+        // the copied file's metadata is a parameter of the write, not of the unpack
+        let copied = prepared
+            .tree
+            .walk()
+            .find(|e| e.path == params.source_name)
+            .map(|e| prepared.tree.node(e.node).inode);
+        if let Some(ino) = copied {
+            let inode = prepared.tree.inode_mut(ino);
+            inode.perm = params.plain_file.perm;
+            inode.mtime = params.plain_file.mtime;
+        }
+    }
     let mut layer_opts = LayerOptions::new(params.profile);
     if let Some(names) = &params.names {
         layer_opts = layer_opts.with_names(names);

@@ -1,0 +1,140 @@
+//! The `verify` command end to end: exit codes, formats, and the README's example.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn layerproof(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_layerproof"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run layerproof");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn readme_example_is_reproduced() {
+    for image in ["image-docker-20.10.tar", "image-docker-26.1.tar"] {
+        let (code, out, err) = layerproof(&[
+            "verify",
+            "--dockerfile",
+            "examples/tiny/Dockerfile",
+            "--image",
+            &format!("docker-archive:examples/tiny/{image}"),
+        ]);
+        assert_eq!(code, 0, "{image}: {out}{err}");
+        assert!(out.starts_with("REPRODUCED (blob)"), "{out}");
+        assert!(out.contains("profile"), "{out}");
+    }
+}
+
+#[test]
+fn json_and_junit_reports() {
+    let (code, out, err) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/tiny/Dockerfile",
+        "--image",
+        "docker-archive:examples/tiny/image-docker-26.1.tar",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], "layerproof.verify/v1");
+    assert_eq!(v["verdict"], "reproduced");
+    assert_eq!(v["level"], "blob");
+    assert_eq!(v["layers"][0]["profile"], "docker-24-27");
+    assert!(v["inputs"].as_array().unwrap().len() >= 3);
+
+    let (code, out, _) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/tiny/Dockerfile",
+        "--image",
+        "docker-archive:examples/tiny/image-docker-20.10.tar",
+        "--format",
+        "junit",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("<?xml"), "{out}");
+    assert!(out.contains("failures=\"0\""), "{out}");
+    assert!(out.contains("<testcase"), "{out}");
+}
+
+#[test]
+fn bad_input_exits_2_naming_it() {
+    let (code, _, err) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/tiny/Dockerfile",
+        "--image",
+        "docker-archive:examples/tiny/no-such-image.tar",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no-such-image.tar"), "{err}");
+
+    let (code, _, err) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/tiny/NoDockerfile",
+        "--image",
+        "docker-archive:examples/tiny/image-docker-20.10.tar",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("NoDockerfile"), "{err}");
+
+    let (code, _, err) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/tiny/Dockerfile",
+        "--image",
+        "docker-archive:examples/tiny/image-docker-20.10.tar",
+        "--profile",
+        "docker-1.0",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("docker-1.0"), "{err}");
+}
+
+#[test]
+fn a_different_layer_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    // a Dockerfile whose ADD source is a different (valid) tarball
+    std::fs::copy(
+        repo().join("testdata/gen/implied-parent-dirs.tar"),
+        tmp.path().join("rootfs.tar.gz"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("examples/tiny/Dockerfile"),
+        tmp.path().join("Dockerfile"),
+    )
+    .unwrap();
+    let df = tmp.path().join("Dockerfile");
+    let image = format!(
+        "docker-archive:{}",
+        repo().join("examples/tiny/image-docker-26.1.tar").display()
+    );
+    let (code, out, _) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        df.to_str().unwrap(),
+        "--image",
+        &image,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("DIFFERENT"), "{out}");
+    assert!(
+        out.contains("in the published layer but not in the tarball"),
+        "{out}"
+    );
+}

@@ -46,6 +46,7 @@ pub mod reference;
 pub mod registry;
 pub mod source;
 mod store;
+pub mod write;
 
 pub use cache::BlobCache;
 pub use digest::{Digest, VerifiedReader};

@@ -286,9 +286,20 @@ pub fn fingerprint<R: Read>(blob: R) -> Result<Fingerprint, Error> {
         .is_some_and(|r| r.last && r.kind == BlockKind::Stored && r.len == 0);
     t.aligned_starts_recorded = obs.aligned.len() as u64;
     let partial = obs.aligned_total > obs.aligned.len() as u64;
+    // The piece size divides every marker offset: try the divisors of their gcd that pigz
+    // accepts (whole KiB, at least 32 KiB), smallest first — a cadence that fits also fits at
+    // every multiple, so the smallest fitting one is the piece size. Without markers (every
+    // join happened to fall on a byte boundary) try pigz's default.
     let mut tries = vec![];
-    if t.marker_gcd != 0 {
-        tries.push(t.marker_gcd);
+    let g_kib = if t.marker_gcd & 1023 == 0 {
+        t.marker_gcd / 1024
+    } else {
+        0
+    };
+    for d in 32..=g_kib {
+        if g_kib % d == 0 {
+            tries.push(d * 1024);
+        }
     }
     tries.push(PIGZ_DEFAULT_BLOCK);
     t.piece_size = tries

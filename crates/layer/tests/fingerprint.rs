@@ -272,3 +272,63 @@ fn corrupt_input_never_panics() {
         let _ = fingerprint(&blob[..]);
     }
 }
+
+/// The debuerreotype-style layout made with real tar, xz and pigz (oci-import/make.sh): the
+/// whole chain rootfs.tar.xz → diff_id → blob digest is reproduced, and the blob is recognised.
+#[test]
+fn debuerreotype_layout_is_reproduced() {
+    use layerproof_archive::compression::{DecompressOptions, open};
+    use std::io::Read;
+
+    let suite = dir().join("oci-import/bookworm");
+    let expected = std::fs::read_to_string(suite.join("EXPECTED.tsv")).unwrap();
+    let field = |key: &str| -> Vec<String> {
+        let line = expected
+            .lines()
+            .find(|l| l.starts_with(&format!("{key}\t")))
+            .unwrap();
+        line.split('\t').skip(1).map(String::from).collect()
+    };
+    let xz = std::fs::read(suite.join("rootfs.tar.xz")).unwrap();
+    let pinned = std::fs::read_to_string(suite.join("rootfs.tar.xz.sha256")).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&xz)), pinned.trim());
+    let mut tar = Vec::new();
+    open(&xz[..], &DecompressOptions::default())
+        .unwrap()
+        .read_to_end(&mut tar)
+        .unwrap();
+    let diff = field("diff_id")[0].clone();
+    assert_eq!(diff_id(&tar), diff);
+
+    let config = std::fs::read_to_string(suite.join("oci/blobs/image-config.json")).unwrap();
+    assert!(config.contains(&format!("\"diff_ids\":[\"{diff}\"]")));
+
+    // The layer blob, through the digest-named symlink, is pigz --best --no-time rootfs.tar.
+    let blob_digest = field("blob")[0].clone();
+    let blob_path = suite
+        .join("oci/blobs/sha256")
+        .join(blob_digest.trim_start_matches("sha256:"));
+    let blob = std::fs::read(&blob_path).unwrap();
+    assert_eq!(diff_id(&blob), blob_digest);
+    let ours = pigz::compress(
+        &tar[..],
+        Vec::new(),
+        &pigz::Options::best_named(b"rootfs.tar"),
+    );
+    assert!(
+        ours.unwrap() == blob,
+        "our pigz --best --no-time differs from the real blob"
+    );
+
+    let fp = fingerprint(&blob[..]).unwrap();
+    assert_eq!(fp.diff_id, diff);
+    assert_eq!(fp.header.name.as_deref(), Some(&b"rootfs.tar"[..]));
+    assert_eq!(
+        fp.best(),
+        &Compressor::Pigz {
+            level: Some(9),
+            block_size: 128 * 1024
+        }
+    );
+    assert_eq!(fp.best().to_string(), "pigz --best (128 KiB pieces)");
+}

@@ -135,9 +135,12 @@ fn show_time(t: layerproof_archive::Timestamp) -> String {
     }
 }
 
+/// The sorted paths of one hard-link group.
+type LinkGroup = Vec<Vec<u8>>;
+
 /// Hard-link groups: each path → the sorted set of paths sharing its inode (only for members of
 /// a group of two or more).
-fn link_groups(scan: &Scan) -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
+fn link_groups(scan: &Scan) -> BTreeMap<Vec<u8>, LinkGroup> {
     // union-find over entry indexes
     let n = scan.entries.len();
     let mut parent: Vec<usize> = (0..n).collect();
@@ -177,7 +180,7 @@ fn link_groups(scan: &Scan) -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
     out
 }
 
-fn show_group(g: Option<&Vec<Vec<u8>>>) -> String {
+fn show_group(g: Option<&LinkGroup>) -> String {
     match g {
         None => "(not hard-linked)".into(),
         Some(v) => v
@@ -191,7 +194,7 @@ fn show_group(g: Option<&Vec<Vec<u8>>>) -> String {
 fn field_changes(
     ours: &ScannedEntry,
     theirs: &ScannedEntry,
-    groups: (Option<&Vec<Vec<u8>>>, Option<&Vec<Vec<u8>>>),
+    groups: (Option<&LinkGroup>, Option<&LinkGroup>),
 ) -> Vec<FieldChange> {
     let mut v = Vec::new();
     let mut push = |field: &str, level: Level, rebuilt: String, published: String| {

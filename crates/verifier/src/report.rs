@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::config::CheckStatus;
 use crate::explain::Level as DiffLevel;
 use crate::verify::{LayerReport, Level, PlatformReport, Report, Verdict};
 
@@ -104,11 +105,49 @@ fn platform(o: &mut String, p: &PlatformReport, style: Style, heading: bool) {
     if let Some(m) = &p.image.manifest {
         let _ = writeln!(o, "  manifest   {m}");
     }
+    config(o, p, style);
     for n in &p.notes {
         let _ = writeln!(o, "  note: {n}");
     }
     for l in &p.layers {
         layer(o, l, style);
+    }
+}
+
+fn config(o: &mut String, p: &PlatformReport, style: Style) {
+    if p.config.is_empty() {
+        return;
+    }
+    let matched = p
+        .config
+        .iter()
+        .filter(|c| c.status == CheckStatus::Match)
+        .count();
+    let differ: Vec<_> = p
+        .config
+        .iter()
+        .filter(|c| c.status == CheckStatus::Differ)
+        .collect();
+    let reported = p.config.len() - matched - differ.len();
+    let _ = writeln!(
+        o,
+        "  config     {matched} fields match the Dockerfile, {} differ{}",
+        differ.len(),
+        style.dim(&format!(", {reported} run-dependent or not compared"))
+    );
+    let show = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map_or_else(|| "(absent)".to_string(), |v| v.to_string())
+    };
+    for c in differ {
+        let _ = writeln!(
+            o,
+            "    {} {}: Dockerfile {} — published {}",
+            style.paint("31", "differs"),
+            c.field,
+            show(&c.expected),
+            show(&c.published)
+        );
     }
 }
 

@@ -33,6 +33,9 @@ use layerproof_layer::{HashingWriter, Profile};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use crate::classic_hash::{ContextFile, ContextTar, FileHasher};
+use crate::config::{CheckOptions, CheckStatus, ConfigCheck, Engine, check_config};
+use crate::dockerfile::ImageModel;
 use crate::dockerfile::{
     self, BuildOptions, BuilderKind, Context, CopyStep, EntryKind as CtxKind, StageOutcome,
 };
@@ -172,7 +175,7 @@ pub enum Error {
         /// The layer blob digest.
         digest: String,
         /// Why.
-        source: layerscan::ScanError,
+        source: Box<layerscan::ScanError>,
     },
     /// The source could not be read or rebuilt.
     #[error("{path}: {source}")]
@@ -364,6 +367,8 @@ pub struct PlatformReport {
     pub image: ImageInfo,
     /// One per layer.
     pub layers: Vec<LayerReport>,
+    /// The published config checked field by field against the Dockerfile.
+    pub config: Vec<ConfigCheck>,
     /// Image-level findings (layer count mismatches and the like).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -408,6 +413,9 @@ pub struct Report {
     /// The layers (one platform).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<LayerReport>>,
+    /// The config checks (one platform).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Vec<ConfigCheck>>,
     /// Image-level findings (one platform).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -431,6 +439,7 @@ impl Report {
                 level: self.level,
                 image: image.clone(),
                 layers: layers.clone(),
+                config: self.config.clone().unwrap_or_default(),
                 notes: self.notes.clone(),
                 elapsed_ms: self.timings.total_ms,
             }],
@@ -665,12 +674,12 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
     for r in results {
         reports.push(r?);
     }
-    for (path, (digest, size)) in env.sources.into_inner().unwrap_or_default() {
+    for (path, d) in env.sources.into_inner().unwrap_or_default() {
         inputs.push(Input {
             role: "source",
             name: path,
-            digest: Some(digest),
-            size: Some(size),
+            digest: Some(d.sha256),
+            size: Some(d.size),
         });
     }
     let (verdict, level) = worst(reports.iter().map(|r| (r.verdict, r.level)));
@@ -697,6 +706,7 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
             platform,
             image: None,
             layers: None,
+            config: None,
             notes: Vec::new(),
             platforms: Some(reports),
             timings,
@@ -712,6 +722,7 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
             platform,
             image: r.as_ref().map(|r| r.image.clone()),
             notes: r.as_ref().map(|r| r.notes.clone()).unwrap_or_default(),
+            config: r.as_ref().map(|r| r.config.clone()),
             layers: r.map(|r| r.layers),
             platforms: None,
             timings,
@@ -725,8 +736,17 @@ struct Env<'a> {
     context: &'a Context,
     src: &'a dyn ImageSource,
     progress: &'a dyn Progress,
-    /// Source path → (digest, size), hashed once.
-    sources: Mutex<BTreeMap<String, (String, u64)>>,
+    /// Source path → its digests, hashed once.
+    sources: Mutex<BTreeMap<String, SourceDigests>>,
+}
+
+/// Digests of one source file, from one read.
+#[derive(Debug, Clone)]
+struct SourceDigests {
+    sha256: String,
+    size: u64,
+    /// The classic builder's `file:<hash>` for each context-tar generation.
+    classic: Vec<(ContextTar, String)>,
 }
 
 /// The source of a step, resolved to a file of the context.
@@ -802,6 +822,7 @@ impl Env<'_> {
             ));
         }
         let mut layers = Vec::new();
+        let mut sources = Vec::new();
         for (index, (step, published)) in steps.iter().zip(&img.layers).enumerate() {
             let source = self.step_source(step)?;
             self.progress.step(
@@ -816,9 +837,24 @@ impl Env<'_> {
             let report =
                 self.verify_layer(index, &source, published, &platform, version, builder)?;
             layers.push(report);
+            sources.push(source);
         }
+        let config_checks =
+            self.config_checks(&config_bytes, model, builder, &sources, &layers, &mut notes);
         let (mut verdict, level) = worst(layers.iter().map(|l| (l.verdict, l.level)));
         if steps.len() != img.layers.len() {
+            verdict = verdict.max(Verdict::Different);
+        }
+        let differing: Vec<&str> = config_checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Differ)
+            .map(|c| c.field.as_str())
+            .collect();
+        if !differing.is_empty() {
+            notes.push(format!(
+                "the published config differs from the Dockerfile in: {}",
+                differing.join(", ")
+            ));
             verdict = verdict.max(Verdict::Different);
         }
         let level = if verdict == Verdict::Reproduced {
@@ -832,6 +868,7 @@ impl Env<'_> {
             level,
             image,
             layers,
+            config: config_checks,
             notes,
             elapsed_ms: started.elapsed().as_millis() as u64,
         })
@@ -903,7 +940,7 @@ impl Env<'_> {
         let err = |source| Error::PublishedLayer {
             image: self.src.name(),
             digest: desc.digest.to_string(),
-            source,
+            source: Box::new(source),
         };
         let mut blob = self.src.blob(desc)?;
         let mut counting = Counting {
@@ -929,8 +966,9 @@ impl Env<'_> {
         Ok((scan, compression))
     }
 
-    fn hash_source(&self, path: &Path) -> Result<(), Error> {
-        let key = path.display().to_string();
+    /// sha256 of a source and the classic builder's source hashes, in one read.
+    fn hash_source(&self, source: &StepSource, perm: u32) -> Result<(), Error> {
+        let key = source.path.display().to_string();
         if self
             .sources
             .lock()
@@ -939,11 +977,117 @@ impl Env<'_> {
         {
             return Ok(());
         }
-        let v = sha256_file(path)?;
+        let err = |e| Error::File {
+            path: source.path.clone(),
+            source: e,
+        };
+        let mut f = File::open(&source.path).map_err(err)?;
+        let size = f.metadata().map_err(err)?.len();
+        let file = ContextFile::new(source.info.source.clone(), perm, size);
+        let tars = [ContextTar::TypeBits, ContextTar::PermissionsOnly];
+        let mut hashers: Vec<FileHasher> =
+            tars.iter().map(|t| FileHasher::new(&file, *t)).collect();
+        let mut sha = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n = 0u64;
+        loop {
+            let k = f.read(&mut buf).map_err(err)?;
+            if k == 0 {
+                break;
+            }
+            sha.update(&buf[..k]);
+            for h in &mut hashers {
+                std::io::Write::write_all(h, &buf[..k]).map_err(err)?;
+            }
+            n += k as u64;
+        }
+        let mut classic = Vec::new();
+        for (t, h) in tars.iter().zip(hashers) {
+            classic.push((*t, h.finish().map_err(err)?));
+        }
+        let d = SourceDigests {
+            sha256: format!("sha256:{}", hex::encode(sha.finalize())),
+            size: n,
+            classic,
+        };
         if let Ok(mut m) = self.sources.lock() {
-            m.insert(key, v);
+            m.insert(key, d);
         }
         Ok(())
+    }
+
+    /// Check the published config against the Dockerfile's model.
+    fn config_checks(
+        &self,
+        config_bytes: &[u8],
+        model: &ImageModel,
+        builder: BuilderKind,
+        sources: &[StepSource],
+        layers: &[LayerReport],
+        notes: &mut Vec<String>,
+    ) -> Vec<ConfigCheck> {
+        let config: serde_json::Value =
+            serde_json::from_slice(config_bytes).unwrap_or(serde_json::Value::Null);
+        let published_lines: Vec<&str> = config["history"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h["created_by"].as_str())
+            .collect();
+        let engine_tar = config["docker_version"]
+            .as_str()
+            .and_then(Engine::from_docker_version)
+            .map(|e| e.context_tar());
+        let map = self.sources.lock().map(|m| m.clone()).unwrap_or_default();
+        let source_hashes: Vec<Option<String>> = sources
+            .iter()
+            .map(|s| {
+                let d = map.get(&s.path.display().to_string())?;
+                if builder != BuilderKind::Classic {
+                    return None;
+                }
+                // the client that sent the context decides the mode bits of the hashed
+                // header; take the generation the history shows, else the daemon's own
+                let shown = d
+                    .classic
+                    .iter()
+                    .find(|(_, h)| published_lines.iter().any(|l| l.contains(h.as_str())));
+                let (tar, hash) = shown
+                    .or_else(|| d.classic.iter().find(|(t, _)| Some(*t) == engine_tar))
+                    .or(d.classic.last())?;
+                if shown.is_some() && Some(*tar) != engine_tar {
+                    notes.push(format!(
+                        "the ADD source hash of {} matches a {} build context (another \
+                         client generation than the daemon's)",
+                        s.info.source,
+                        match tar {
+                            ContextTar::TypeBits => "Docker ≤ 23 client's",
+                            ContextTar::PermissionsOnly => "Docker ≥ 24 client's",
+                        }
+                    ));
+                }
+                Some(hash.clone())
+            })
+            .collect();
+        let diff_ids: Vec<String> = layers
+            .iter()
+            .map(|l| {
+                l.rebuilt
+                    .as_ref()
+                    .map_or_else(String::new, |r| r.diff_id.clone())
+            })
+            .collect();
+        let complete =
+            diff_ids.len() == model.layers.len() && diff_ids.iter().all(|d| !d.is_empty());
+        check_config(
+            config_bytes,
+            model,
+            &CheckOptions {
+                builder: Some(builder),
+                source_hashes: &source_hashes,
+                diff_ids: complete.then_some(diff_ids.as_slice()),
+            },
+        )
     }
 
     fn verify_layer(
@@ -998,7 +1142,7 @@ impl Env<'_> {
         };
         let (scanned, first) = std::thread::scope(|s| {
             let published_thread = s.spawn(|| self.scan_published(&published.blob, &what));
-            let hash_thread = s.spawn(|| self.hash_source(&path));
+            let hash_thread = s.spawn(|| self.hash_source(source, ctx_perm));
             let first = rebuild::unpack(&open, &base_params(first_guess)).map_err(rebuild_err);
             let scanned = published_thread
                 .join()

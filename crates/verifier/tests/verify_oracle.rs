@@ -223,3 +223,50 @@ fn a_refused_tarball_is_not_buildable() {
         refusal.message
     );
 }
+
+/// The same layer under a Dockerfile with another CMD: the config check names the field.
+#[test]
+fn a_changed_cmd_is_different_in_the_config() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tiny");
+    let tmp = tempfile::tempdir().unwrap();
+    fs::copy(
+        example.join("rootfs.tar.gz"),
+        tmp.path().join("rootfs.tar.gz"),
+    )
+    .unwrap();
+    let df = fs::read_to_string(example.join("Dockerfile")).unwrap();
+    fs::write(
+        tmp.path().join("Dockerfile"),
+        df.replace("CMD [\"/bin/sh\"]", "CMD [\"/bin/bash\"]"),
+    )
+    .unwrap();
+    for image in ["image-docker-20.10.tar", "image-docker-26.1.tar"] {
+        let mut req = request(
+            &tmp.path().join("Dockerfile"),
+            tmp.path(),
+            &example.join(image),
+        );
+        req.image = ImageRef::DockerArchive(example.join(image));
+        let report = verify::verify(&req, &NoProgress).unwrap();
+        assert_eq!(report.verdict, Verdict::Different, "{image}");
+        let layer = &report.layers.as_ref().unwrap()[0];
+        assert_eq!(
+            layer.verdict,
+            Verdict::Reproduced,
+            "{image}: the layer itself is fine"
+        );
+        let differ: Vec<&str> = report
+            .config
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|c| c.status == layerproof_verifier::config::CheckStatus::Differ)
+            .map(|c| c.field.as_str())
+            .collect();
+        assert!(differ.contains(&"config.Cmd"), "{image}: {differ:?}");
+        assert!(
+            report.notes.iter().any(|n| n.contains("config.Cmd")),
+            "{image}"
+        );
+    }
+}

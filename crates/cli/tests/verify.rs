@@ -138,3 +138,47 @@ fn a_different_layer_exits_1() {
         "{out}"
     );
 }
+
+#[test]
+fn all_platforms_of_an_index() {
+    let (code, out, err) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/multiarch/Dockerfile",
+        "--image",
+        "oci-archive:examples/multiarch/image.oci.tar",
+        "--all-platforms",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "reproduced");
+    let platforms = v["platforms"].as_array().unwrap();
+    let names: Vec<&str> = platforms
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["linux/amd64", "linux/arm64"]);
+    for p in platforms {
+        let arch = p["platform"].as_str().unwrap().rsplit('/').next().unwrap();
+        assert_eq!(p["verdict"], "reproduced");
+        assert_eq!(
+            p["layers"][0]["step"]["source"],
+            format!("rootfs-{arch}.tar.gz"),
+            "TARGETARCH resolved per platform"
+        );
+    }
+    // one platform, picked explicitly
+    let (code, out, _) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/multiarch/Dockerfile",
+        "--image",
+        "oci-archive:examples/multiarch/image.oci.tar",
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rootfs-arm64.tar.gz"), "{out}");
+}

@@ -829,8 +829,16 @@ fn dispatch(
                 } else {
                     let has_value = opts.build_args.contains_key(&a.key);
                     let mut value = None;
+                    // The predefined platform args (TARGETARCH, …) take their value from the
+                    // global scope, but the history line shows it only for ARGs the Dockerfile
+                    // itself declares globally: `ARG TARGETARCH` stays bare (observed, Docker
+                    // 26.1 / BuildKit 0.13, examples/multiarch).
+                    let mut shown_bare = false;
                     if a.default.is_none() && !has_value {
                         value = global.get(&a.key).map(str::to_string);
+                        shown_bare = !df.meta_args.iter().any(|m| {
+                            matches!(&m.kind, Kind::Arg { args } if args.iter().any(|g| g.key == a.key))
+                        });
                     }
                     if has_value {
                         value = opts.build_args.get(&a.key).cloned();
@@ -844,8 +852,8 @@ fn dispatch(
                         s.state_env.set(&a.key, v);
                     }
                     parts.push(match &value {
-                        Some(v) => format!("{}={v}", a.key),
-                        None => a.key.clone(),
+                        Some(v) if !shown_bare => format!("{}={v}", a.key),
+                        _ => a.key.clone(),
                     });
                 }
             }

@@ -219,7 +219,7 @@ pub fn generated() -> Vec<(String, Vec<u8>)> {
         ("lowent2-100k".into(), low_entropy(4, 100_000, 2)),
         ("runs-500k".into(), runs(5, 500_000)),
         ("far-repeats".into(), far_repeats(6)),
-        ("mixed-2m".into(), mixed(7, 2 << 20)),
+        ("mixed-1m".into(), mixed(7, 1 << 20)),
     ];
     // Sizes around level 1's small-block thresholds, the window, the buffer, the block size
     // and the 262-byte lookahead.

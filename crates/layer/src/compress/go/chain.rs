@@ -108,29 +108,29 @@ fn hash4(b: [u8; 4]) -> usize {
     (u32::from_be_bytes(b).wrapping_mul(0x1e35_a7bd) >> (32 - HASH_BITS)) as usize
 }
 
-/// Length of the common prefix of `a` and `b`, at most `max` (both are at least `max` long).
+/// Little-endian `u64` at `s[at..at + 8]`.
 #[inline(always)]
-fn common_prefix(a: &[u8], b: &[u8], max: usize) -> usize {
-    let (a, b) = match (a.get(..max), b.get(..max)) {
-        (Some(a), Some(b)) => (a, b),
-        _ => return 0,
-    };
+fn read_u64(s: &[u8], at: usize) -> u64 {
+    let b = &s[at..at + 8];
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// Length of the common prefix of `win[a..]` and `win[b..]`, at most `max`.
+/// Callers guarantee `a + max <= win.len()` and `b + max <= win.len()`.
+#[inline(always)]
+fn common_prefix(win: &[u8], a: usize, b: usize, max: usize) -> usize {
     let mut n = 0;
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        let (Some(x), Some(y)) = (x.first_chunk::<8>(), y.first_chunk::<8>()) else {
-            break;
-        };
-        let diff = u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
+    while n + 8 <= max {
+        let diff = read_u64(win, a + n) ^ read_u64(win, b + n);
         if diff != 0 {
             return n + (diff.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
-    n + a[n..]
-        .iter()
-        .zip(&b[n..])
-        .take_while(|(x, y)| x == y)
-        .count()
+    while n < max && win[a + n] == win[b + n] {
+        n += 1;
+    }
+    n
 }
 
 fn boxed<const N: usize, T: Copy>(v: T) -> Box<[T; N]> {
@@ -200,10 +200,9 @@ impl ChainMatcher {
     /// hash (possibly stale or negative: callers range-check it).
     #[inline(always)]
     fn insert(&mut self, pos: usize) -> isize {
-        let Some(&four) = self.buf.get(pos..).and_then(|s| s.first_chunk::<4>()) else {
-            return -1;
-        };
-        let h = hash4(four) & (HASH_SIZE - 1);
+        // Callers only insert positions below `end - 3`.
+        let b = &self.buf[pos..pos + 4];
+        let h = hash4([b[0], b[1], b[2], b[3]]) & (HASH_SIZE - 1);
         let old = self.head[h];
         self.prev[pos & WINDOW_MASK] = old;
         self.head[h] = pos as u32 + self.base;
@@ -233,21 +232,25 @@ impl ChainMatcher {
         mut cand: isize,
         lookahead: usize,
     ) -> Option<(usize, usize)> {
+        // Callers pass 4 <= lookahead <= end - pos, so `win` is in bounds and longer than
+        // `best_len` (3) past `pos`; `best_len` stays below `max_len` until the loop ends.
         let max_len = lookahead.min(MAX_MATCH);
         let nice = self.p.nice.min(max_len);
         let win = self.buf.get(..pos + max_len)?;
-        let here = win.get(pos..)?;
         let oldest = pos as isize - WINDOW as isize;
+        let base = self.base as isize;
         let mut best_len = MIN_EMIT - 1;
         let mut best = None;
-        for _ in 0..self.p.chain {
+        let mut tries = self.p.chain;
+        while tries > 0 {
+            tries -= 1;
             let i = cand as usize;
-            if i >= pos {
-                break; // chains only lead backwards; never taken
+            if i >= pos || best_len >= max_len {
+                break; // chains only lead backwards, and we stop at max_len: never taken
             }
             // Only a candidate that also matches one byte past the best so far can beat it.
-            if win.get(i + best_len) == here.get(best_len) {
-                let n = common_prefix(win.get(i..)?, here, max_len);
+            if win[i + best_len] == win[pos + best_len] {
+                let n = common_prefix(win, i, pos, max_len);
                 if n > best_len && (n > MIN_EMIT || pos - i <= FAR_4) {
                     best_len = n;
                     best = Some((n, pos - i));
@@ -259,7 +262,7 @@ impl ChainMatcher {
             if cand == oldest {
                 break; // its chain slot now belongs to `pos`
             }
-            cand = self.prev[i & WINDOW_MASK] as isize - self.base as isize;
+            cand = self.prev[i & WINDOW_MASK] as isize - base;
             if cand < oldest || cand < 0 {
                 break;
             }

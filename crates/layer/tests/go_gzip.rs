@@ -1,0 +1,257 @@
+//! `compress::go` against real Go: every fixture in `testdata/compress/go/` (made by its
+//! `make.sh` with Debian's Go), chunking independence, and a blob a real Docker engine pushed.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use layerproof_layer::compress::go::{self, FlateWriter, GzipWriter};
+use proptest::prelude::*;
+use sha2::{Digest, Sha256};
+
+#[path = "go_gzip/inputs.rs"]
+mod inputs;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/compress/go")
+}
+
+fn sha256(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn decompress(b: &[u8]) -> Vec<u8> {
+    let (_, mut r) = layerproof_archive::compression::decompress_stream(b).expect("open");
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).expect("decompress");
+    out
+}
+
+/// Our gzip of `data`, fed in writes of `chunk` bytes (Docker's io.Copy uses 32 KiB).
+fn ours(level: i32, data: &[u8], chunk: usize) -> Vec<u8> {
+    let mut w = GzipWriter::new(Vec::new(), level).expect("level");
+    for c in data.chunks(chunk.max(1)) {
+        w.write_all(c).expect("write");
+    }
+    w.finish().expect("finish")
+}
+
+/// Every input named in `expected.tsv`: the generated ones and the committed real tar.
+fn all_inputs() -> BTreeMap<String, Vec<u8>> {
+    let mut m: BTreeMap<String, Vec<u8>> = inputs::generated().into_iter().collect();
+    let xz = std::fs::read(fixtures().join("real-tar.tar.xz")).expect("real-tar.tar.xz");
+    m.insert("real-tar".into(), decompress(&xz));
+    m
+}
+
+struct Case {
+    input: String,
+    input_len: usize,
+    input_sha256: String,
+    level: i32,
+    gzip_len: usize,
+    gzip_sha256: String,
+}
+
+fn expected() -> Vec<Case> {
+    let tsv = std::fs::read_to_string(fixtures().join("expected.tsv")).expect("expected.tsv");
+    tsv.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 6, "bad line {l:?}");
+            Case {
+                input: f[0].into(),
+                input_len: f[1].parse().expect("input_len"),
+                input_sha256: f[2].into(),
+                level: f[3].parse().expect("level"),
+                gzip_len: f[4].parse().expect("gzip_len"),
+                gzip_sha256: f[5].into(),
+            }
+        })
+        .collect()
+}
+
+/// Check one case against its input; `Err` describes the mismatch.
+fn check(case: &Case, data: &[u8]) -> Result<(), String> {
+    let got = ours(case.level, data, 32 * 1024);
+    if got.len() == case.gzip_len && sha256(&got) == case.gzip_sha256 {
+        return Ok(());
+    }
+    let whole = fixtures().join(format!("out/{}.L{}.gz", case.input, case.level));
+    let detail = match std::fs::read(&whole) {
+        Ok(want) => {
+            let at = got.iter().zip(&want).position(|(a, b)| a != b);
+            format!("first difference at byte {at:?}")
+        }
+        Err(_) => "(output not kept whole; make.sh regenerates it)".into(),
+    };
+    Err(format!(
+        "{} level {}: ours {} bytes, Go {} bytes; {detail}",
+        case.input,
+        case.level,
+        got.len(),
+        case.gzip_len
+    ))
+}
+
+#[test]
+fn byte_for_byte_with_go() {
+    let inputs = all_inputs();
+    let cases = expected();
+    assert!(cases.len() > 200, "expected.tsv lost cases");
+    let mut failures = Vec::new();
+    for case in &cases {
+        match inputs.get(&case.input) {
+            None => failures.push(format!("no generator for input {}", case.input)),
+            Some(d) if d.len() != case.input_len || sha256(d) != case.input_sha256 => failures
+                .push(format!(
+                    "input {} is not the one Go compressed (generator changed? rerun make.sh)",
+                    case.input
+                )),
+            Some(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Two workers: the unoptimised test build is the slow part of `cargo test`.
+    let workers = 2;
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|k| {
+                let (cases, inputs) = (&cases, &inputs);
+                s.spawn(move || {
+                    cases
+                        .iter()
+                        .skip(k)
+                        .step_by(workers)
+                        .filter_map(|c| check(c, &inputs[&c.input]).err())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from Go:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_level_decompresses_to_its_input() {
+    let data = inputs::mixed(99, 300_000);
+    for level in -2..=9 {
+        let gz = go::gzip(level, &data);
+        assert!(decompress(&gz) == data, "level {level}");
+    }
+}
+
+#[test]
+fn flate_writer_is_the_gzip_body() {
+    let data = inputs::text(5, 100_000);
+    for level in [-2, 0, 1, 6, 9] {
+        let gz = go::gzip(level, &data);
+        let raw = go::deflate(level, &data);
+        assert_eq!(&gz[10..gz.len() - 8], &raw[..], "level {level}");
+        let mut w = FlateWriter::new(Vec::new(), level).expect("level");
+        w.write_all(&data).expect("write");
+        assert_eq!(w.finish().expect("finish"), raw);
+    }
+}
+
+#[test]
+fn header_and_trailer_are_gos() {
+    let gz = go::gzip(-1, b"hello\n");
+    assert_eq!(&gz[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    assert_eq!(&gz[gz.len() - 8..], &[0x20, 0x30, 0x3a, 0x36, 6, 0, 0, 0]);
+    assert_eq!(go::gzip(1, b"x")[8], 4);
+    assert_eq!(go::gzip(9, b"x")[8], 2);
+    assert_eq!(go::gzip(6, b"x")[8], 0);
+}
+
+#[test]
+fn write_errors_are_sticky() {
+    struct Broken(usize);
+    impl Write for Broken {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0 -= 1;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let data = inputs::Rng::new(3).bytes(1 << 20);
+    let mut w = GzipWriter::new(Broken(1), 0).expect("level");
+    assert!(w.write_all(&data).is_err());
+    assert!(w.write_all(b"more").is_err());
+    assert!(w.finish().is_err());
+}
+
+/// Chunk boundaries the strategy below picks from: small, odd, and around the buffers.
+fn chunkings() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(
+        prop_oneof![
+            1usize..16,
+            16usize..4096,
+            Just(32 * 1024),
+            Just(65_535),
+            Just(65_536),
+            60_000usize..70_000,
+        ],
+        1..64,
+    )
+}
+
+fn sample(kind: u8, seed: u64, len: usize) -> Vec<u8> {
+    match kind % 5 {
+        0 => inputs::text(seed, len),
+        1 => inputs::Rng::new(seed).bytes(len),
+        2 => inputs::runs(seed, len),
+        3 => inputs::low_entropy(seed, len, 3),
+        _ => inputs::mixed(seed, len),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The output is a function of the bytes and the level only, not of the write sizes.
+    #[test]
+    fn output_does_not_depend_on_chunking(
+        kind in 0u8..5,
+        seed in any::<u64>(),
+        len in prop_oneof![0usize..300, 60_000usize..140_000],
+        level in -2i32..=9,
+        chunks in chunkings(),
+    ) {
+        let data = sample(kind, seed, len);
+        let whole = ours(level, &data, usize::MAX);
+        let mut w = GzipWriter::new(Vec::new(), level).expect("level");
+        let mut rest = &data[..];
+        for &c in chunks.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (now, later) = rest.split_at(c.min(rest.len()));
+            w.write_all(now).expect("write");
+            // Rust's flush must not end a block (unlike Go's Flush).
+            if c % 3 == 0 {
+                w.flush().expect("flush");
+            }
+            rest = later;
+        }
+        let chunked = w.finish().expect("finish");
+        prop_assert!(whole == chunked, "level {} len {}", level, len);
+    }
+}

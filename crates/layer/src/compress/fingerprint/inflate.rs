@@ -5,9 +5,9 @@
 //! [`Error`] (never a panic), memory is a fixed 32 KiB + 256 KiB window plus a 256 KiB read
 //! buffer plus header fields capped at [`MAX_FIELD`], whatever the input.
 //!
-//! Decoding uses a 10-bit first-level table per code; longer codes fall back to a canonical
-//! bit-by-bit walk (they are rare: a 10-bit-or-longer code stands for a symbol with frequency
-//! below 1/1024).
+//! Decoding uses a 12-bit first-level table per code; longer codes fall back to a canonical
+//! bit-by-bit walk (they are rare: a code longer than 12 bits stands for a symbol with
+//! frequency below 1/4096).
 
 use std::io::{self, Read};
 
@@ -16,7 +16,7 @@ pub const MAX_FIELD: usize = 1 << 16;
 
 const HIST: usize = 32 * 1024;
 const CHUNK: usize = 256 * 1024;
-const FAST_BITS: u32 = 10;
+const FAST_BITS: u32 = 12;
 
 /// Why a gzip stream could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -825,7 +825,6 @@ fn codes<R: Read, S: Sink>(
         if b.n < 48 {
             b.refill()?;
         }
-        let bit = b.bit_pos();
         let sym = lit.decode(b)? as usize;
         if sym < 256 {
             if w.pos >= HIST + CHUNK {
@@ -845,7 +844,7 @@ fn codes<R: Read, S: Sink>(
         let li = sym - 257;
         if li >= 29 {
             return Err(Error::Corrupt {
-                bit,
+                bit: b.bit_pos(), // where decoding stopped, within a few bits of the fault
                 what: "invalid length code",
             });
         }
@@ -856,7 +855,7 @@ fn codes<R: Read, S: Sink>(
         let dsym = dist.decode(b)? as usize;
         if dsym >= 30 {
             return Err(Error::Corrupt {
-                bit,
+                bit: b.bit_pos(), // where decoding stopped, within a few bits of the fault
                 what: "invalid distance code",
             });
         }
@@ -864,7 +863,7 @@ fn codes<R: Read, S: Sink>(
         let have = start_total + produced + (w.pos - origin) as u64;
         if d as u64 > have {
             return Err(Error::Corrupt {
-                bit,
+                bit: b.bit_pos(), // where decoding stopped, within a few bits of the fault
                 what: "distance reaches before the start",
             });
         }
@@ -874,8 +873,17 @@ fn codes<R: Read, S: Sink>(
             origin = w.pos;
         }
         let from = w.pos - d;
-        if d >= len {
-            w.buf.copy_within(from..from + len, w.pos);
+        if d >= 8 {
+            // 8 bytes at a time: each read is at least 8 bytes behind its write, so overlapping
+            // copies come out right; the last word may spill up to 7 bytes past the match into
+            // the window's slack, to be overwritten by what follows.
+            let mut k = 0;
+            while k < len {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&w.buf[from + k..from + k + 8]);
+                w.buf[w.pos + k..w.pos + k + 8].copy_from_slice(&word);
+                k += 8;
+            }
         } else {
             for k in 0..len {
                 w.buf[w.pos + k] = w.buf[from + k];

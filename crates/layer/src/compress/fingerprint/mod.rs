@@ -28,10 +28,13 @@
 //! assert_eq!(fp.header.xfl, 2);
 //! ```
 //!
-//! **Throughput** (release build, this project's 2-core Zen 3 machine, page-cached input, one
-//! thread, sha256 and CRC-32 included): Debian bookworm minbase rootfs (170 MB) compressed by
-//! `pigz --best` decodes at about 290 MB/s of output; 110 MB of random data (stored blocks) at
-//! about 700 MB/s. (`gzip -dc` manages 173 MB/s on the same machine, `pigz -dc` 279 MB/s.)
+//! **Throughput** (release build, one thread, sha256 and CRC-32 included, page-cached input,
+//! measured 2026-11-22 on this project's 2-core Zen 3 machine while it was shared — load
+//! average ≈ 10 — so compare within the run): the Debian bookworm minbase rootfs (170 MB)
+//! as written by `pigz --best` decodes at 105–150 MB/s of output, where `gzip -dc` managed
+//! 100–112 MB/s and `pigz -dc` 115–170 MB/s in the same minutes; 110 MB of random data
+//! (stored blocks) at 470–530 MB/s. Idle, the same machine runs `pigz -dc` at about 280 MB/s,
+//! so expect this decoder to scale up alike.
 
 pub mod inflate;
 

@@ -212,7 +212,8 @@ struct Assumed {
     /// What it is (`build_time`, `history[0].created`, `container`, …).
     name: String,
     value: String,
-    /// `option`, `default`, `derived`, `invented` or `published-config`.
+    /// `option`, `default`, `derived`, `invented`, `published-config` or `context` (the build
+    /// context decides it, not the run).
     source: &'static str,
     /// How to set it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -607,7 +608,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .count();
         let treatment = match &prepared.treatment {
             Treatment::Unpacked(c) => format!("unpacked ({c})"),
-            Treatment::Copied { reason } => format!("copied ({reason})"),
+            Treatment::Copied { reason } => {
+                // a copied file keeps its mode and mtime from the build context
+                report.assumed.push(Assumed {
+                    name: format!("mode and mtime of the copied {}", src.rel),
+                    value: format!(
+                        "{:04o}, {}",
+                        params.plain_file.perm,
+                        GoTime::utc(params.plain_file.mtime.sec, 0)
+                    ),
+                    source: "context",
+                    set_with: None,
+                });
+                format!("copied ({reason})")
+            }
         };
         if writer.is_none() {
             writer = match &output {

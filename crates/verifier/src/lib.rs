@@ -4,6 +4,7 @@
 
 pub mod dockerfile;
 
+pub mod blob;
 pub mod classic_hash;
 pub mod config;
 

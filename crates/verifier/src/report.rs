@@ -174,6 +174,34 @@ fn layer(o: &mut String, l: &LayerReport, style: Style) {
                 "    blob       {} ({}, {} bytes)",
                 l.published.digest, l.published.compression, l.published.size
             );
+            if let Some(b) = &l.blob {
+                match b.matched() {
+                    Some(a) => {
+                        let _ = writeln!(
+                            o,
+                            "    compressor {} (re-encoded: same digest)",
+                            a.compressor
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            o,
+                            "    compressor looks like {}",
+                            b.fingerprint.first().map_or("?", String::as_str)
+                        );
+                        for a in &b.attempts {
+                            let _ = writeln!(o, "      tried {} → {}", a.compressor, a.digest);
+                        }
+                    }
+                }
+                for h in &b.header_fields {
+                    let _ = writeln!(
+                        o,
+                        "    inferred   gzip header {h}  {}",
+                        style.dim("(a compressor parameter, recorded in the published blob)")
+                    );
+                }
+            }
         }
         Verdict::NotBuildable => {
             if let Some(r) = &l.refusal {

@@ -33,6 +33,7 @@ use layerproof_layer::{HashingWriter, Profile};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use crate::blob::{self, BlobReport};
 use crate::classic_hash::{ContextFile, ContextTar, FileHasher};
 use crate::config::{CheckOptions, CheckStatus, ConfigCheck, Engine, check_config};
 use crate::dockerfile::ImageModel;
@@ -116,6 +117,8 @@ pub struct Request {
     pub decompress: DecompressOptions,
     /// Tar reader limits for published layers.
     pub read_limits: read::Options,
+    /// Re-encode compressed layers to reach level `blob` (one compression pass per try).
+    pub blob_level: bool,
 }
 
 /// Receives progress; every method has an empty default.
@@ -328,6 +331,9 @@ pub struct LayerReport {
     /// the difference).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_header_difference: Option<String>,
+    /// The blob level: fingerprint of the published compressor and our re-encodings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob: Option<BlobReport>,
     /// Notes (e.g. a blob digest mismatch with an equal diff_id).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -1279,16 +1285,68 @@ impl Env<'_> {
 
         let step = source.info.clone();
         if let Some((profile, mut rebuilt)) = matched {
-            let blob_is_tar = compression == Compression::Identity
-                && published.blob.digest.to_string() == rebuilt.diff_id;
+            let published_digest = published.blob.digest.to_string();
+            let blob_is_tar =
+                compression == Compression::Identity && published_digest == rebuilt.diff_id;
+            let mut blob_report = None;
             let level = if blob_is_tar {
                 rebuilt.blob_digest = Some(rebuilt.diff_id.clone());
                 Level::Blob
+            } else if compression == Compression::Gzip && self.req.blob_level {
+                self.progress.step(
+                    platform,
+                    &format!("layer {}: re-encoding for the blob digest", index + 1),
+                );
+                let params =
+                    self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
+                let key = rebuild::unpack_key(profile);
+                let tree = trees.iter().find_map(|(k, u)| match u {
+                    Unpacked::Tree(p) if *k == key => Some(&p.tree),
+                    _ => None,
+                });
+                let r = match tree {
+                    Some(tree) => {
+                        let mut opts = layerproof_layer::LayerOptions::new(profile);
+                        if let Some(n) = &params.names {
+                            opts = opts.with_names(n);
+                        }
+                        let layer = |w: &mut dyn io::Write| -> io::Result<()> {
+                            layerproof_layer::write_layer(tree, &opts, w)
+                                .map(|_| ())
+                                .map_err(io::Error::other)
+                        };
+                        let blob = self.src.blob(&published.blob)?;
+                        blob::reproduce(blob, &published_digest, &layer).ok()
+                    }
+                    None => None,
+                };
+                let level = match r.as_ref().and_then(|r| r.matched()) {
+                    Some(a) => {
+                        rebuilt.blob_digest = Some(a.digest.clone());
+                        Level::Blob
+                    }
+                    None => {
+                        notes.push(format!(
+                            "the diff_id matches; the blob was compressed by {} and our \
+                             re-encoding does not give its digest",
+                            r.as_ref()
+                                .and_then(|r| r.fingerprint.first().cloned())
+                                .unwrap_or_else(|| "an unrecognised compressor".into())
+                        ));
+                        Level::DiffId
+                    }
+                };
+                blob_report = r;
+                level
             } else {
                 notes.push(format!(
-                    "the published blob is {} compressed; its digest is not reproduced \
-                     (blob-level re-encoding not attempted)",
-                    compression.as_str()
+                    "the published blob is {} compressed; its digest was not re-encoded{}",
+                    compression.as_str(),
+                    if self.req.blob_level {
+                        " (no exact re-encoder for this format)"
+                    } else {
+                        " (--skip-blob)"
+                    }
                 ));
                 Level::DiffId
             };
@@ -1305,6 +1363,7 @@ impl Env<'_> {
                 refusal: None,
                 differences: None,
                 first_header_difference: None,
+                blob: blob_report,
                 notes,
                 hazards,
             });
@@ -1324,6 +1383,7 @@ impl Env<'_> {
                 refusal,
                 differences: None,
                 first_header_difference: None,
+                blob: None,
                 notes,
                 hazards,
             });
@@ -1433,6 +1493,7 @@ impl Env<'_> {
             refusal: None,
             differences: Some(diff),
             first_header_difference,
+            blob: None,
             notes,
             hazards,
         })

@@ -65,6 +65,7 @@ fn request(dockerfile: &Path, context: &Path, image: &Path) -> Request {
         memory_budget: 16 << 20,
         decompress: Default::default(),
         read_limits: Default::default(),
+        blob_level: true,
     }
 }
 

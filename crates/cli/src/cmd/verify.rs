@@ -93,6 +93,10 @@ pub struct Args {
     /// file.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub memory_budget: u64,
+    /// Do not re-encode compressed layers to reach level blob (saves one compression pass
+    /// per layer; the verdict then stops at level diff_id).
+    #[arg(long)]
+    pub skip_blob: bool,
     /// Hide the progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -239,6 +243,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         memory_budget: args.memory_budget.saturating_mul(1 << 20),
         decompress: Default::default(),
         read_limits: Default::default(),
+        blob_level: !args.skip_blob,
     };
 
     let show_progress = !args.quiet && std::io::stderr().is_terminal();

@@ -1,0 +1,174 @@
+//! Blob level: re-encode our layer the way the published blob was compressed and compare
+//! digests.
+//!
+//! The published gzip blob is fingerprinted (header fields, member and block structure; see
+//! [`layerproof_layer::compress::fingerprint`]), and the likeliest compressors we can reproduce
+//! exactly — Go's `compress/gzip` (what Docker engines push), pigz (debuerreotype's
+//! `pigz --best --no-time`), GNU gzip `-n` — re-encode our layer. The compressor's own
+//! parameters that the header records (pigz's stored name and mtime, the piece size) are taken
+//! from the published blob and reported; the bytes compressed are always ours.
+
+use std::io::{self, Read, Write};
+
+use layerproof_layer::HashingWriter;
+use layerproof_layer::compress::fingerprint::{self, Compressor, Fingerprint};
+use layerproof_layer::compress::{gnu_gzip, go, pigz};
+use serde::Serialize;
+
+/// At most this many compressors are tried (each is a full compression of the layer).
+pub const MAX_TRIES: usize = 2;
+
+/// One re-encoding tried.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// The compressor and its settings, e.g. `Go compress/gzip, default level`.
+    pub compressor: String,
+    /// The digest our re-encoding produced.
+    pub digest: String,
+    /// Whether it is the published blob digest.
+    pub matched: bool,
+}
+
+/// What the blob level found.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlobReport {
+    /// What the published blob's structure says about its compressor (likeliest first).
+    pub fingerprint: Vec<String>,
+    /// Evidence for the likeliest compressor.
+    pub evidence: Vec<String>,
+    /// Header fields taken from the published blob (pigz's stored name and mtime).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub header_fields: Vec<String>,
+    /// Re-encodings tried, in order.
+    pub attempts: Vec<Attempt>,
+}
+
+impl BlobReport {
+    /// The matching attempt, if any.
+    pub fn matched(&self) -> Option<&Attempt> {
+        self.attempts.iter().find(|a| a.matched)
+    }
+}
+
+/// A producer of our uncompressed layer bytes (called once per attempt).
+pub type LayerBytes<'a> = &'a (dyn Fn(&mut dyn Write) -> io::Result<()> + Sync);
+
+fn digest_of(h: HashingWriter<io::Sink>) -> String {
+    let (_, sha, _) = h.finish();
+    format!("sha256:{}", hex::encode(sha))
+}
+
+/// Re-encode `layer` with one compressor; the digest of the result.
+fn encode(c: &Compressor, fp: &Fingerprint, layer: LayerBytes<'_>) -> Option<io::Result<String>> {
+    Some(match c {
+        Compressor::GoGzip { level } => {
+            let level = level.map_or(-1, |l| l as i32);
+            (|| {
+                let mut w = go::GzipWriter::new(HashingWriter::new(io::sink()), level)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                layer(&mut w)?;
+                Ok(digest_of(w.finish()?))
+            })()
+        }
+        Compressor::GnuGzip { level } => piped(layer, |r| {
+            gnu_gzip::compress(r, HashingWriter::new(io::sink()), level.unwrap_or(6))
+        }),
+        Compressor::Pigz { level, block_size } => {
+            let opts = pigz::Options {
+                level: level.unwrap_or(6),
+                block_size: usize::try_from(*block_size).ok()?,
+                mtime: fp.header.mtime,
+                name: fp.header.name.clone(),
+                comment: fp.header.comment.clone(),
+                ..pigz::Options::default()
+            };
+            piped(layer, |r| {
+                pigz::compress(r, HashingWriter::new(io::sink()), &opts)
+            })
+        }
+        Compressor::Zlib { .. } | Compressor::Unknown => return None,
+    })
+}
+
+/// Run a reader-driven compressor over the layer bytes, produced on another thread.
+fn piped(
+    layer: LayerBytes<'_>,
+    compress: impl FnOnce(&mut dyn Read) -> io::Result<HashingWriter<io::Sink>>,
+) -> io::Result<String> {
+    let (mut reader, writer) = io::pipe()?;
+    std::thread::scope(|s| {
+        let producer = s.spawn(move || {
+            let mut w = io::BufWriter::with_capacity(1 << 16, writer);
+            layer(&mut w)?;
+            w.flush()
+        });
+        let out = compress(&mut reader);
+        // unblock the producer if the compressor stopped early
+        drop(reader);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("layer writer thread failed")));
+        let out = out?;
+        produced?;
+        Ok(digest_of(out))
+    })
+}
+
+/// Fingerprint the published gzip `blob` and try to reproduce `published_digest` by
+/// re-encoding `layer`.
+pub fn reproduce(
+    blob: impl Read,
+    published_digest: &str,
+    layer: LayerBytes<'_>,
+) -> Result<BlobReport, fingerprint::Error> {
+    let fp = fingerprint::fingerprint(blob)?;
+    let mut report = BlobReport {
+        fingerprint: fp
+            .candidates
+            .iter()
+            .map(|c| c.compressor.to_string())
+            .collect(),
+        evidence: fp
+            .candidates
+            .first()
+            .map(|c| c.evidence.clone())
+            .unwrap_or_default(),
+        header_fields: Vec::new(),
+        attempts: Vec::new(),
+    };
+    if let Some(n) = &fp.header.name {
+        report
+            .header_fields
+            .push(format!("stored name {:?}", String::from_utf8_lossy(n)));
+    }
+    if fp.header.mtime != 0 {
+        report
+            .header_fields
+            .push(format!("stored mtime {}", fp.header.mtime));
+    }
+    for c in fp
+        .candidates
+        .iter()
+        .map(|c| &c.compressor)
+        .filter(|c| !matches!(c, Compressor::Zlib { .. } | Compressor::Unknown))
+        .take(MAX_TRIES)
+    {
+        let Some(result) = encode(c, &fp, layer) else {
+            continue;
+        };
+        let digest = match result {
+            Ok(d) => d,
+            Err(e) => format!("(re-encoding failed: {e})"),
+        };
+        let matched = digest == published_digest;
+        report.attempts.push(Attempt {
+            compressor: c.to_string(),
+            digest,
+            matched,
+        });
+        if matched {
+            break;
+        }
+    }
+    Ok(report)
+}

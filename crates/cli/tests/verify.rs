@@ -184,3 +184,70 @@ fn all_platforms_of_an_index() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("rootfs-arm64.tar.gz"), "{out}");
 }
+
+/// debuerreotype-style layout made with real tar, xz and pigz: the blob is the rootfs tar
+/// recompressed with `pigz --best --no-time`.
+#[test]
+fn oci_import_layout_reaches_blob() {
+    let dir = "testdata/compress/zlib/oci-import/bookworm";
+    let (code, out, err) = layerproof(&["verify", "--rootfs", dir, "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "reproduced");
+    assert_eq!(v["level"], "blob");
+    assert_eq!(v["image"]["builder"], "oci-import");
+    let blob = &v["layers"][0]["blob"];
+    assert!(
+        blob["attempts"][0]["compressor"]
+            .as_str()
+            .unwrap()
+            .starts_with("pigz"),
+        "{blob}"
+    );
+    assert!(
+        v["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["role"] == "checksum"),
+        "the .sha256 beside the tarball was checked"
+    );
+}
+
+#[test]
+fn oci_import_checksum_mismatch_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = repo().join("testdata/compress/zlib/oci-import/bookworm/rootfs.tar.xz");
+    let t = tmp.path().join("rootfs.tar.xz");
+    std::fs::copy(&src, &t).unwrap();
+    std::fs::write(tmp.path().join("rootfs.tar.xz.sha256"), "0".repeat(64)).unwrap();
+    let image = format!(
+        "oci:{}",
+        repo()
+            .join("testdata/compress/zlib/oci-import/bookworm/oci")
+            .display()
+    );
+    let (code, _, err) =
+        layerproof(&["verify", "--rootfs", t.to_str().unwrap(), "--image", &image]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rootfs.tar.xz.sha256"), "{err}");
+}
+
+#[test]
+fn oci_import_of_another_tarball_is_different() {
+    let image = format!(
+        "oci:{}",
+        repo()
+            .join("testdata/compress/zlib/oci-import/bookworm/oci")
+            .display()
+    );
+    let (code, out, _) = layerproof(&[
+        "verify",
+        "--rootfs",
+        "examples/tiny/rootfs.tar.gz",
+        "--image",
+        &image,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("DIFFERENT"), "{out}");
+}

@@ -5,6 +5,7 @@
 pub mod dockerfile;
 
 pub mod blob;
+pub mod checksum;
 pub mod classic_hash;
 pub mod config;
 

@@ -153,14 +153,18 @@ fn config(o: &mut String, p: &PlatformReport, style: Style) {
 
 fn layer(o: &mut String, l: &LayerReport, style: Style) {
     let _ = writeln!(o);
+    let at = if l.step.line > 0 {
+        format!(" (Dockerfile line {})", l.step.line)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         o,
-        "  layer {} — {} {} {} (Dockerfile line {}): {}",
+        "  layer {} — {} {} {}{at}: {}",
         l.index + 1,
         l.step.instruction,
         l.step.source,
         l.step.dest,
-        l.step.line,
         style.verdict(l.verdict, l.level)
     );
     match l.verdict {

@@ -34,6 +34,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::blob::{self, BlobReport};
+use crate::checksum;
 use crate::classic_hash::{ContextFile, ContextTar, FileHasher};
 use crate::config::{CheckOptions, CheckStatus, ConfigCheck, Engine, check_config};
 use crate::dockerfile::ImageModel;
@@ -119,6 +120,9 @@ pub struct Request {
     pub read_limits: read::Options,
     /// Re-encode compressed layers to reach level `blob` (one compression pass per try).
     pub blob_level: bool,
+    /// oci-import mode: the image's single layer is this tarball's own tar stream (no Docker
+    /// re-tar); the Dockerfile fields are then unused.
+    pub rootfs: Option<PathBuf>,
 }
 
 /// Receives progress; every method has an empty default.
@@ -191,6 +195,14 @@ pub enum Error {
     /// Writing a temporary file failed.
     #[error("temporary file: {0}")]
     Temp(io::Error),
+    /// A checksum file next to the tarball disagrees with it.
+    #[error("{path}: {message}")]
+    Checksum {
+        /// The tarball.
+        path: PathBuf,
+        /// What disagrees.
+        message: String,
+    },
 }
 
 /// One input and its digest.
@@ -628,25 +640,60 @@ fn rank_profiles(
 /// Verify `req`.
 pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
     let started = Instant::now();
-    let df_text = std::fs::read_to_string(&req.dockerfile).map_err(|source| Error::File {
-        path: req.dockerfile.clone(),
-        source,
-    })?;
-    let df = dockerfile::parse(&df_text).map_err(|e| Error::Dockerfile {
-        path: req.dockerfile.clone(),
-        message: e.to_string(),
-    })?;
-    let context = Context::read_dir(&req.context).map_err(|source| Error::File {
-        path: req.context.clone(),
-        source,
-    })?;
-    let (df_digest, df_size) = sha256_file(&req.dockerfile)?;
-    let mut inputs = vec![Input {
-        role: "dockerfile",
-        name: req.dockerfile.display().to_string(),
-        digest: Some(df_digest),
-        size: Some(df_size),
-    }];
+    let mut inputs = Vec::new();
+    let df = match &req.rootfs {
+        Some(rootfs) => {
+            let checked = checksum::verify_beside(rootfs).map_err(|e| Error::Checksum {
+                path: rootfs.clone(),
+                message: e,
+            })?;
+            let (digest, size) = sha256_file(rootfs)?;
+            inputs.push(Input {
+                role: "rootfs",
+                name: rootfs.display().to_string(),
+                digest: Some(digest),
+                size: Some(size),
+            });
+            if let Some(c) = checked {
+                inputs.push(Input {
+                    role: "checksum",
+                    name: c.display().to_string(),
+                    digest: None,
+                    size: None,
+                });
+            }
+            dockerfile::parse("FROM scratch\n").map_err(|e| Error::Dockerfile {
+                path: rootfs.clone(),
+                message: e.to_string(),
+            })?
+        }
+        None => {
+            let df_text =
+                std::fs::read_to_string(&req.dockerfile).map_err(|source| Error::File {
+                    path: req.dockerfile.clone(),
+                    source,
+                })?;
+            let (df_digest, df_size) = sha256_file(&req.dockerfile)?;
+            inputs.push(Input {
+                role: "dockerfile",
+                name: req.dockerfile.display().to_string(),
+                digest: Some(df_digest),
+                size: Some(df_size),
+            });
+            dockerfile::parse(&df_text).map_err(|e| Error::Dockerfile {
+                path: req.dockerfile.clone(),
+                message: e.to_string(),
+            })?
+        }
+    };
+    let context = if req.rootfs.is_some() {
+        Context::default()
+    } else {
+        Context::read_dir(&req.context).map_err(|source| Error::File {
+            path: req.context.clone(),
+            source,
+        })?
+    };
 
     progress.step("", &format!("reading {}", req.image));
     let src = layerproof_image::open(&req.image, &req.open)?;
@@ -765,6 +812,9 @@ struct StepSource {
 
 impl Env<'_> {
     fn verify_platform(&self, img: &chain::Image) -> Result<PlatformReport, Error> {
+        if let Some(rootfs) = &self.req.rootfs {
+            return self.verify_import(img, rootfs);
+        }
         let started = Instant::now();
         let platform = img.summary.platform.to_string();
         let config_bytes = self.src.blob(&img.config)?.read_all(MAX_CONFIG)?;
@@ -875,6 +925,190 @@ impl Env<'_> {
             image,
             layers,
             config: config_checks,
+            notes,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// oci-import: the image's layer must be the tarball's own tar stream.
+    fn verify_import(&self, img: &chain::Image, rootfs: &Path) -> Result<PlatformReport, Error> {
+        let started = Instant::now();
+        let platform = img.summary.platform.to_string();
+        let config_bytes = self.src.blob(&img.config)?.read_all(MAX_CONFIG)?;
+        let config: serde_json::Value =
+            serde_json::from_slice(&config_bytes).unwrap_or(serde_json::Value::Null);
+        let evidence = config["history"]
+            .as_array()
+            .and_then(|h| h.first())
+            .and_then(|h| h["created_by"].as_str())
+            .map_or_else(
+                || "no history".to_string(),
+                |c| format!("history created_by {c:?}"),
+            );
+        let image = ImageInfo {
+            manifest: img.manifest.as_ref().map(|d| d.digest.to_string()),
+            config: img.config.digest.to_string(),
+            created: img.summary.created.clone(),
+            builder: "oci-import",
+            builder_evidence: evidence,
+        };
+        let mut notes = Vec::new();
+        if img.layers.len() != 1 {
+            notes.push(format!(
+                "an imported rootfs is one layer; the image has {} (compared with the first)",
+                img.layers.len()
+            ));
+        }
+        let Some(published) = img.layers.first() else {
+            return Ok(PlatformReport {
+                platform,
+                verdict: Verdict::Different,
+                level: None,
+                image,
+                layers: Vec::new(),
+                config: Vec::new(),
+                notes,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            });
+        };
+        let what = format!("{platform} layer 1");
+        self.progress
+            .step(&platform, &format!("layer 1: {}", rootfs.display()));
+        let open_rootfs = || -> Result<Scan, Error> {
+            let err = |e: io::Error| Error::File {
+                path: rootfs.to_path_buf(),
+                source: e,
+            };
+            let f = File::open(rootfs).map_err(err)?;
+            let d = compression::open(BufReader::with_capacity(1 << 16, f), &self.req.decompress)
+                .map_err(err)?;
+            layerscan::scan(d, self.req.read_limits.clone()).map_err(|e| Error::File {
+                path: rootfs.to_path_buf(),
+                source: io::Error::other(e.to_string()),
+            })
+        };
+        let (scanned, ours) = std::thread::scope(|s| {
+            let t = s.spawn(|| self.scan_published(&published.blob, &what));
+            let ours = open_rootfs();
+            let scanned = t
+                .join()
+                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("scanner thread failed"))));
+            (scanned, ours)
+        });
+        let (scan, compression) = scanned?;
+        let ours = ours?;
+        let published_digest = published.blob.digest.to_string();
+        let published_info = PublishedLayer {
+            digest: published_digest.clone(),
+            diff_id: published.diff_id.as_ref().map(ToString::to_string),
+            computed_diff_id: scan.diff_id.clone(),
+            media_type: published.blob.media_type.clone(),
+            size: published.blob.size,
+            compression: compression.as_str().to_string(),
+            uncompressed_size: scan.size,
+            entries: scan.entries.len(),
+        };
+        let src_compression = {
+            let mut head = [0u8; 6];
+            let n = File::open(rootfs)
+                .and_then(|mut f| f.read(&mut head))
+                .unwrap_or(0);
+            compression::detect(&head[..n])
+        };
+        let mut rebuilt = RebuiltLayer {
+            diff_id: ours.diff_id.clone(),
+            blob_digest: None,
+            size: ours.size,
+            entries: ours.entries.len() as u64,
+            treatment: format!(
+                "imported as is ({} tarball, decompressed)",
+                src_compression.as_str()
+            ),
+        };
+        let step = StepInfo {
+            instruction: "IMPORT".into(),
+            line: 0,
+            source: rootfs.display().to_string(),
+            dest: "/".into(),
+        };
+        let mut report = LayerReport {
+            index: 0,
+            step,
+            verdict: Verdict::Reproduced,
+            level: None,
+            published: published_info,
+            rebuilt: None,
+            profile: None,
+            inferred: Vec::new(),
+            candidates: Vec::new(),
+            refusal: None,
+            differences: None,
+            first_header_difference: None,
+            blob: None,
+            notes: Vec::new(),
+            hazards: Vec::new(),
+        };
+        if ours.diff_id == scan.diff_id {
+            let level = if compression == Compression::Identity && published_digest == ours.diff_id
+            {
+                rebuilt.blob_digest = Some(ours.diff_id.clone());
+                Level::Blob
+            } else if compression == Compression::Gzip && self.req.blob_level {
+                self.progress
+                    .step(&platform, "layer 1: re-encoding for the blob digest");
+                let layer = |w: &mut dyn io::Write| -> io::Result<()> {
+                    let f = File::open(rootfs)?;
+                    let mut d = compression::open(BufReader::new(f), &self.req.decompress)?;
+                    io::copy(&mut d, w).map(|_| ())
+                };
+                let blob = self.src.blob(&published.blob)?;
+                let r = blob::reproduce(blob, &published_digest, &layer).ok();
+                let level = match r.as_ref().and_then(|r| r.matched()) {
+                    Some(a) => {
+                        rebuilt.blob_digest = Some(a.digest.clone());
+                        Level::Blob
+                    }
+                    None => {
+                        report.notes.push(format!(
+                            "the diff_id matches; the blob was compressed by {} and our \
+                             re-encoding does not give its digest",
+                            r.as_ref()
+                                .and_then(|r| r.fingerprint.first().cloned())
+                                .unwrap_or_else(|| "an unrecognised compressor".into())
+                        ));
+                        Level::DiffId
+                    }
+                };
+                report.blob = r;
+                level
+            } else {
+                Level::DiffId
+            };
+            report.level = Some(level);
+        } else {
+            let diff = explain::compare(&ours, &scan);
+            report.verdict = if diff.content_equivalent {
+                Verdict::ContentEquivalent
+            } else {
+                Verdict::Different
+            };
+            report.differences = Some(diff);
+        }
+        report.rebuilt = Some(rebuilt);
+        let verdict = report.verdict;
+        let level = report.level;
+        let verdict = if notes.is_empty() {
+            verdict
+        } else {
+            verdict.max(Verdict::Different)
+        };
+        Ok(PlatformReport {
+            platform,
+            verdict,
+            level: (verdict == Verdict::Reproduced).then_some(level).flatten(),
+            image,
+            layers: vec![report],
+            config: Vec::new(),
             notes,
             elapsed_ms: started.elapsed().as_millis() as u64,
         })

@@ -66,6 +66,7 @@ fn request(dockerfile: &Path, context: &Path, image: &Path) -> Request {
         decompress: Default::default(),
         read_limits: Default::default(),
         blob_level: true,
+        rootfs: None,
     }
 }
 

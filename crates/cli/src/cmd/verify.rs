@@ -55,11 +55,17 @@ Examples:
 pub struct Args {
     /// The published image: docker-archive:PATH, oci:DIR[:TAG|@DIGEST], oci-archive:PATH,
     /// docker://HOST/REPO[:TAG][@DIGEST], or a bare name such as ubuntu:24.04.
-    #[arg(long, value_name = "REF")]
-    pub image: String,
+    #[arg(long, value_name = "REF", required_unless_present = "rootfs")]
+    pub image: Option<String>,
     /// The Dockerfile.
     #[arg(long, value_name = "FILE", default_value = "Dockerfile")]
     pub dockerfile: PathBuf,
+    /// oci-import mode (today's ubuntu and debian images): the image's layer is this rootfs
+    /// tarball's own tar stream, recompressed — no Dockerfile, no Docker re-tar. A
+    /// `<TARBALL>.sha256` or `SHA256SUMS` beside it is checked first. Also accepts a
+    /// debuerreotype-style directory (rootfs.tar.* and oci/; --image defaults to its oci/).
+    #[arg(long, value_name = "TARBALL|DIR", conflicts_with_all = ["context", "build_args"])]
+    pub rootfs: Option<PathBuf>,
     /// The build context [default: the Dockerfile's folder].
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
@@ -192,10 +198,41 @@ fn parse_build_args(args: &[String]) -> anyhow::Result<BTreeMap<String, String>>
 
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let image: ImageRef = args
-        .image
+    // a debuerreotype-style directory: the tarball and its oci/ layout side by side
+    let (rootfs, layout) = match &args.rootfs {
+        Some(p) if p.is_dir() => {
+            let tarball = std::fs::read_dir(p)
+                .with_context(|| format!("--rootfs {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let n = f.file_name().map(|n| n.to_string_lossy().into_owned());
+                    n.is_some_and(|n| {
+                        n.starts_with("rootfs.tar") && !n.ends_with(".sha256") && f.is_file()
+                    })
+                })
+                .min()
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--rootfs {}: no rootfs.tar* in this directory", p.display())
+                })?;
+            let oci = p.join("oci");
+            (
+                Some(tarball),
+                oci.join("index.json").is_file().then_some(oci),
+            )
+        }
+        Some(p) => (Some(p.clone()), None),
+        None => (None, None),
+    };
+    let image_text = match (&args.image, &layout) {
+        (Some(i), _) => i.clone(),
+        (None, Some(oci)) => format!("oci:{}", oci.display()),
+        (None, None) => {
+            bail!("--image is required (and the --rootfs directory has no oci/ layout)")
+        }
+    };
+    let image: ImageRef = image_text
         .parse()
-        .with_context(|| format!("--image {:?}", args.image))?;
+        .with_context(|| format!("--image {image_text:?}"))?;
     let platforms = if args.all_platforms {
         PlatformSelector::All
     } else if let Some(p) = &args.platform {
@@ -215,7 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             )
         })?)
     };
-    if !args.dockerfile.is_file() {
+    if rootfs.is_none() && !args.dockerfile.is_file() {
         bail!(
             "{}: no such Dockerfile (give one with --dockerfile)",
             args.dockerfile.display()
@@ -244,6 +281,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         decompress: Default::default(),
         read_limits: Default::default(),
         blob_level: !args.skip_blob,
+        rootfs,
     };
 
     let show_progress = !args.quiet && std::io::stderr().is_terminal();

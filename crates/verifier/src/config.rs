@@ -28,7 +28,8 @@
 //!   `["/bin/sh","-c","#(nop) ADD file:… in / "]` for ADD/COPY/WORKDIR); a step committed
 //!   from a container also gets `Hostname` = the container ID's first 12 characters and
 //!   `Labels` = `{}` instead of `null` (the daemon's `merge` on create); history entries are
-//!   `{created, author, created_by, comment, empty_layer}` with `omitempty`; a layer whose
+//!   `{created, author, created_by, comment, empty_layer}` with `omitempty` (Docker ≥ 25:
+//!   image-spec's order, `{created, created_by, author, comment, empty_layer}`); a layer whose
 //!   diff is empty is marked `empty_layer` and left out of `rootfs.diff_ids`
 //!   (`image.NewChildImage`). `--chown` in the ADD/COPY line is followed by a space from
 //!   Docker 25 on (`--chown=1:1 file:…`), and glued to the hash before (`--chown=1:1file:…`).
@@ -190,6 +191,13 @@ impl Engine {
             25 => BuildkitLayout::Oci11,
             _ => BuildkitLayout::DockerSpec,
         }
+    }
+
+    /// Docker ≥ 25 uses image-spec's `History` (`created`, `created_by`, `author`, …) for the
+    /// classic builder too (moby 2a6ff3c24f); before, moby's own (`created`, `author`,
+    /// `created_by`, …).
+    fn classic_oci_history(&self) -> bool {
+        self.major >= 25
     }
 
     /// Docker ≥ 25 writes `--chown=X ` with a space before the source hash.
@@ -908,6 +916,7 @@ fn classic_history(
     empty: &[bool],
     created: &[GoTime],
     upto: usize,
+    oci_order: bool,
 ) -> Result<J, Error> {
     let mut out = Vec::new();
     // NewHistory(state.maintainer, …): every entry from a MAINTAINER step on carries the
@@ -918,11 +927,14 @@ fn classic_history(
             author = Some(m);
         }
         let mut e = vec![("created", jtime(&created[i])?)];
-        if let Some(a) = author.filter(|a| !a.is_empty()) {
-            e.push(("author", jstr(a)));
-        }
-        if !lines[i].is_empty() {
-            e.push(("created_by", jstr(&lines[i])));
+        let author = author
+            .filter(|a| !a.is_empty())
+            .map(|a| ("author", jstr(a)));
+        let by = (!lines[i].is_empty()).then(|| ("created_by", jstr(&lines[i])));
+        if oci_order {
+            e.extend(by.into_iter().chain(author));
+        } else {
+            e.extend(author.into_iter().chain(by));
         }
         if empty[i] {
             e.push(("empty_layer", J::Bool(true)));
@@ -1110,7 +1122,13 @@ fn classic_image(
     }
     top.insert(
         "history",
-        classic_history(lines, empty, &run.history_created, img.upto)?,
+        classic_history(
+            lines,
+            empty,
+            &run.history_created,
+            img.upto,
+            inputs.engine.classic_oci_history(),
+        )?,
     );
     top.insert("rootfs", J::Obj(rootfs));
     Ok(J::Obj(top.into_iter().collect()))

@@ -81,5 +81,10 @@ while IFS=$'\t' read -r name recipe; do
 		gzip -n "-$l" < "$in" > "$tmp/o.g$l"
 		record "$name" "$recipe" "$in" "gzip-$l" "$tmp/o.g$l"
 	done
+	# --rsyncable: what Ubuntu's livecd-rootfs uses for its rootfs tarballs (gzip -9 --rsyncable).
+	for l in 1 6 9; do
+		gzip -n "-$l" --rsyncable < "$in" > "$tmp/o.r$l"
+		record "$name" "$recipe" "$in" "gzip-$l-rsyncable" "$tmp/o.r$l"
+	done
 done < "$tmp/cases"
 echo "make.sh: $(grep -vc '^#' cases.tsv) fixtures, $(du -sh out | cut -f1) committed under out/" >&2

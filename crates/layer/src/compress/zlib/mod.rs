@@ -50,8 +50,8 @@ pub enum Error {
     /// The operation does not exist in the chosen flavour (GNU gzip writes one plain stream).
     #[error("{0} is not available for this flavour")]
     Unsupported(&'static str),
-    /// A dictionary can only be set before any input, as in zlib.
-    #[error("a dictionary must be set before any input")]
+    /// A dictionary (or `--rsyncable`) can only be set before any input, as in zlib.
+    #[error("a dictionary or --rsyncable must be set before any input")]
     DictionaryAfterInput,
     /// The stream was already finished.
     #[error("the stream is already finished")]
@@ -98,6 +98,21 @@ impl Deflater {
         if !dict.is_empty() {
             self.engine.set_dictionary(dict);
         }
+        Ok(())
+    }
+
+    /// GNU gzip's `--rsyncable`: also end a block (padded to a byte boundary with an empty
+    /// stored block) after every position where the sum of the last 4096 input bytes is a
+    /// multiple of 4096, so that a local change in the input changes the output only locally.
+    /// GNU gzip flavour only, before any input.
+    pub fn set_rsyncable(&mut self) -> Result<(), Error> {
+        if self.flavour != Flavour::GnuGzip {
+            return Err(Error::Unsupported("--rsyncable"));
+        }
+        if !self.engine.is_fresh() || self.finished {
+            return Err(Error::DictionaryAfterInput);
+        }
+        self.engine.set_rsyncable();
         Ok(())
     }
 
@@ -188,6 +203,11 @@ impl<W: Write> Encoder<W> {
             deflater: Deflater::new(level, flavour)?,
             inner,
         })
+    }
+
+    /// Wrap `inner` around a configured [`Deflater`] (dictionary, `--rsyncable`).
+    pub fn with_deflater(inner: W, deflater: Deflater) -> Encoder<W> {
+        Encoder { deflater, inner }
     }
 
     /// The compressor, for the stream controls.

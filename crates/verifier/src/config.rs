@@ -241,7 +241,7 @@ impl GoTime {
     /// A UTC time.
     pub fn utc(unix: i64, nanos: u32) -> GoTime {
         GoTime {
-            unix: unix + i64::from(nanos / 1_000_000_000),
+            unix: unix.saturating_add(i64::from(nanos / 1_000_000_000)),
             nanos: nanos % 1_000_000_000,
             offset: 0,
         }
@@ -319,7 +319,7 @@ impl GoTime {
 
     /// Go's `RFC3339Nano` text. Fails for years Go refuses to write (outside 0..=9999).
     pub fn format(&self) -> Result<String, Error> {
-        let local = self.unix + i64::from(self.offset);
+        let local = self.unix.saturating_add(i64::from(self.offset));
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
@@ -1543,6 +1543,51 @@ mod tests {
             Some(Engine::new(26, 1))
         );
         assert_eq!(Engine::for_profile("buildkit-containerd"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn times_round_trip(
+            secs in -62_135_596_800i64..253_402_300_799,
+            nanos in 0u32..1_000_000_000,
+            offset_min in -1439i32..1439,
+        ) {
+            let t = GoTime { unix: secs, nanos, offset: offset_min * 60 };
+            if let Ok(s) = t.format() {
+                proptest::prop_assert_eq!(GoTime::parse(&s).unwrap(), t);
+            }
+        }
+
+        #[test]
+        fn parsing_and_checking_never_panic(s in "(?s).{0,64}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = GoTime::parse(&s);
+            let _ = RunValues::from_published(&bytes);
+            let _ = check_config(&bytes, &ImageModel::default(), &CheckOptions::default());
+            let _ = detect_builder(&bytes);
+            let _ = Engine::from_docker_version(&s);
+        }
+
+        #[test]
+        fn checking_config_shaped_json_never_panics(
+            hist in proptest::collection::vec("[ -~]{0,20}", 0..4),
+            env in proptest::collection::vec("[ -~]{0,12}", 0..3),
+        ) {
+            let v = serde_json::json!({
+                "config": {"Env": env, "Cmd": 3, "Labels": "x"},
+                "history": hist.iter().map(|h| serde_json::json!({"created_by": h, "created": h})).collect::<Vec<_>>(),
+                "rootfs": {"diff_ids": {"a": 1}},
+                "docker_version": "20.10.1",
+            });
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let mut m = ImageModel::default();
+            m.history.push(crate::dockerfile::HistoryEntry {
+                created_by: format!("/bin/sh -c #(nop) ADD {SOURCE_HASH_PLACEHOLDER} in / "),
+                comment: None,
+                empty_layer: false,
+            });
+            let _ = check_config(&bytes, &m, &CheckOptions::default());
+            let _ = RunValues::from_published(&bytes);
+        }
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //!   ([`Deflater::sync_flush`], `Z_SYNC_FLUSH`), the bit position ([`Deflater::pending_bits`],
 //!   `deflatePending`) and raw bits ([`Deflater::prime`], `deflatePrime`).
 //! * [`Encoder`]: the same behind [`std::io::Write`].
+//! * [`compress_gzip`]: a gzip member holding one plain zlib stream behind a given header —
+//!   what zlib-based writers such as Python's `gzip` module produce (take the header from the
+//!   published blob with
+//!   [`GzipHeader::to_bytes`](crate::compress::fingerprint::GzipHeader::to_bytes)).
 //!
 //! ```
 //! use layerproof_layer::compress::zlib::{Deflater, Flavour};
@@ -36,7 +40,7 @@ mod bits;
 mod lz;
 mod trees;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 pub use lz::Flavour;
 use lz::{Engine, Mode};
@@ -242,4 +246,37 @@ impl<W: Write> Write for Encoder<W> {
         self.drain()?;
         self.inner.flush()
     }
+}
+
+/// Write `header`, then `input` as one zlib stream at `level` finished in one go, then the CRC-32
+/// and length trailer: a gzip member as zlib's `gzwrite`, Python's `gzip` module and similar
+/// writers make it. The header is the caller's, byte for byte.
+pub fn compress_gzip<R: Read, W: Write>(
+    mut input: R,
+    mut out: W,
+    level: u32,
+    header: &[u8],
+) -> io::Result<W> {
+    let enc = Encoder::new(Vec::new(), level, Flavour::Zlib)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    out.write_all(header)?;
+    let mut enc = Encoder::with_deflater(out, enc.deflater);
+    let mut crc = crc32fast::Hasher::new();
+    let mut size: u64 = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        crc.update(&buf[..n]);
+        size += n as u64;
+        enc.write_all(&buf[..n])?;
+    }
+    let mut out = enc.finish()?;
+    out.write_all(&crc.finalize().to_le_bytes())?;
+    out.write_all(&(size as u32).to_le_bytes())?;
+    Ok(out)
 }

@@ -35,6 +35,17 @@
 //!
 //! Levels 1–9 only (level 0, `Z_FILTERED`, `Z_RLE`, `Z_HUFFMAN_ONLY`, `Z_FIXED` and memLevel
 //! other than 8 are not modelled).
+//!
+//! **Checked** byte for byte against pigz 2.6 and GNU gzip 1.12 over zlib 1.2.13 (Debian
+//! bookworm): the fixtures of `testdata/compress/zlib` (`make.sh`, 380 cases: pigz at `--best`,
+//! `-6`, `-1`, `-1 -p1`, named input; gzip `-1`…`-9`, `--rsyncable`; Python's `gzip`), and by
+//! hand on the 170 MB Debian bookworm minbase rootfs tar and on 110 MB of random data (pigz
+//! `--best`, gzip `-1`…`-9`, `-6`/`-9 --rsyncable`, pigz `-1` with one and two threads).
+//!
+//! **Speed** (release build, 170 MB minbase tar, the 2-core machine under a load average of
+//! 10–13, so only the same-run comparison means anything): pigz `--best` 80 s with 2 rayon
+//! threads against pigz `-p 2`'s 72 s; GNU gzip flavour `-9` 107 s against gzip's 147 s, `-6`
+//! 19 s against 23 s, `-1` 3.7 s against 12 s.
 
 mod bits;
 mod lz;

@@ -310,3 +310,59 @@ fn gzip_and_pigz_headers() {
     assert!(pigz::compress(&b""[..], Vec::new(), &bad).is_err());
     assert!(gnu_gzip::compress(&b""[..], Vec::new(), 0).is_err());
 }
+
+/// Every level of both flavours and pigz on awkward inputs: the output must be valid gzip that
+/// an independent decoder (flate2, through the archive crate) turns back into the input.
+#[test]
+fn round_trip_through_an_independent_decoder() {
+    use layerproof_archive::compression::{DecompressOptions, open};
+    use std::io::Read;
+    let mut inputs: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![7],
+        vec![0; 70_000],
+        b"ab".repeat(40_000),
+        random_bytes(65_536 + 262, 77),
+        [
+            text(33_000, 1),
+            vec![0; 300],
+            random_bytes(40_000, 2),
+            text(70_000, 3),
+        ]
+        .concat(),
+    ];
+    // Runs of one byte with lengths around the 258 match limit and the window size.
+    let mut runs = Vec::new();
+    for (i, n) in [257usize, 258, 259, 32_506, 32_768, 3, 4, 1]
+        .iter()
+        .enumerate()
+    {
+        runs.extend(std::iter::repeat_n(i as u8, *n));
+    }
+    inputs.push(runs);
+    let check = |blob: Vec<u8>, data: &[u8], what: &str| {
+        let mut back = Vec::new();
+        open(&blob[..], &DecompressOptions::default())
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(back == data, "{what}: round trip differs");
+    };
+    for data in &inputs {
+        for level in 1..=9 {
+            let g = gnu_gzip::compress(&data[..], Vec::new(), level).unwrap();
+            check(g, data, &format!("gzip -{level}, {} bytes", data.len()));
+            let opts = pigz::Options {
+                level,
+                block_size: 32 * 1024,
+                ..pigz::Options::best()
+            };
+            let p = pigz::compress(&data[..], Vec::new(), &opts).unwrap();
+            check(
+                p,
+                data,
+                &format!("pigz -{level} -b 32, {} bytes", data.len()),
+            );
+        }
+    }
+}

@@ -31,8 +31,9 @@
 //!
 //! # Go versions
 //!
-//! The encoder implemented here is the one in Go 1.7 through at least 1.26. The engines we
-//! test are Docker 20.10.24 (Debian bookworm, built with **go1.19.8**) and Docker 26.1.5
+//! The encoder implemented here is the one Go shipped up to 1.26 (verified here against
+//! go1.19.8 and go1.24.4; `shared/docs/crates.md` §3 also found 1.21–1.23 and a port of 1.25
+//! identical). The engines we test are Docker 20.10.24 (Debian bookworm, built with **go1.19.8**) and Docker 26.1.5
 //! (Debian trixie, built with **go1.24.4**). Between those two releases `compress/flate` and
 //! `compress/gzip` changed only cosmetically (a `diff` of Debian's `golang-1.19-src` and
 //! `golang-1.24-src`, comments stripped: `clear()` instead of zeroing loops, redundant

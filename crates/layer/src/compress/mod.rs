@@ -2,7 +2,7 @@
 //! compressor that made a published blob.
 //!
 //! * [`go`]: Go's `compress/gzip` over `compress/flate` (what Docker engines push), every
-//!   level, as Go 1.7–1.26 write it (checked against go1.19 and go1.24 and real pushes).
+//!   level, as Go ≤ 1.26 writes it (checked against go1.19, go1.24 and real pushes).
 //! * [`zlib`]: one deflate engine with two flavours, zlib 1.2.9–1.3.1 and GNU gzip 1.x, levels
 //!   1–9 (lazy/greedy matching, `trees.c` codes, each program's block rules), with zlib's
 //!   stream controls (preset dictionary, `Z_BLOCK`, `Z_SYNC_FLUSH`, `deflatePrime`).

@@ -63,13 +63,18 @@
 //! # Chunking
 //!
 //! Our output depends only on the bytes and the level: we match only when the 64 KiB buffer
-//! is full (or at the end), which is what Go does whenever each write brings the buffer to a
-//! full 32 KiB boundary or beyond — in particular for `io.Copy`-sized 32 KiB writes — and Go
-//! gave identical bytes for writes of 1, 7, 32 768 and 1 MiB on every fixture. One corner
-//! exists in Go itself: if a write boundary leaves the buffer short of full and the matcher
-//! pauses at exactly offset 65 274, Go slides the window one step early and forgets a match
-//! candidate exactly 32 768 bytes back. We always behave like the full-buffer case.
+//! is full (or at the end). That is what Go does whenever its writes keep bringing the buffer
+//! to a full 32 KiB boundary or beyond — in particular for `io.Copy`-sized 32 KiB writes — and
+//! Go gave identical bytes for writes of 1, 7, 32 768 and 1 MiB on every fixture.
 //!
+//! Go itself has one corner where write sizes matter: if a write leaves the buffer short of
+//! full and matching pauses at exactly offset 65 274, Go slides the window one step early and
+//! loses a match candidate exactly 32 768 bytes back. Verified with Go 1.19 on 100 000 random
+//! bytes carrying the same 5 bytes at offsets 32 506 and 65 274: 65 535-byte or 1-byte writes
+//! give different bytes from 32 KiB or 1 MiB writes. We always give the latter. A Docker push
+//! (whose `io.Copy` write sizes follow the layer reader) can only hit this corner if its
+//! writes land that way *and* the data has such a match; we have not seen it happen.
+
 //! # Evidence
 //!
 //! * `tests/go_gzip.rs`: 257 (input, level) cases from `testdata/compress/go/make.sh`

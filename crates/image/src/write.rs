@@ -80,7 +80,7 @@ impl Write for HashFile {
 
 enum Sink {
     Plain(HashFile),
-    Gzip(GzEncoder<HashFile>),
+    Gzip(Box<GzEncoder<HashFile>>),
 }
 
 /// Streams one layer tar into a temporary file, hashing the diff_id and the blob digest.
@@ -112,7 +112,9 @@ impl LayerWriter {
         };
         let sink = match compression {
             LayerCompression::None => Sink::Plain(hf),
-            LayerCompression::Gzip => Sink::Gzip(GzEncoder::new(hf, Compression::default())),
+            LayerCompression::Gzip => {
+                Sink::Gzip(Box::new(GzEncoder::new(hf, Compression::default())))
+            }
         };
         Ok(LayerWriter {
             sink: Some(sink),
@@ -137,7 +139,7 @@ impl LayerWriter {
         let io = |e| Error::io(&path, e);
         let hf = match self.sink.take() {
             Some(Sink::Plain(hf)) => hf,
-            Some(Sink::Gzip(gz)) => gz.finish().map_err(io)?,
+            Some(Sink::Gzip(gz)) => (*gz).finish().map_err(io)?,
             None => return Err(io(io::Error::other("layer writer already finished"))),
         };
         let HashFile { file, hash } = hf;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use layerproof_layer::compress::fingerprint::{Compressor, Error, fingerprint};
-use layerproof_layer::compress::{gnu_gzip, pigz};
+use layerproof_layer::compress::{gnu_gzip, pigz, zlib};
 use sha2::{Digest, Sha256};
 
 fn dir() -> PathBuf {
@@ -79,7 +79,25 @@ fn committed_real_outputs() {
                 .iter()
                 .any(|c| &c.compressor == want && c.score > 0)
         };
-        if variant.starts_with("pigz") {
+        if variant.starts_with("python") {
+            // A plain zlib stream: re-encode it behind the header read from the blob itself.
+            let data_len = fp.uncompressed_size as usize;
+            let want = Compressor::Zlib { level: hint };
+            if fp.deflate.blocks_16383 > 0 {
+                assert_eq!(fp.best(), &want, "{committed}: {:#?}", fp.candidates);
+            } else {
+                assert!(present(&want), "{committed}: {:#?}", fp.candidates);
+            }
+            let header = fp.header.to_bytes();
+            assert_eq!(&header[..], &blob[..header.len()]);
+            let inflated = inflate_all(&blob);
+            assert_eq!(inflated.len(), data_len);
+            let again = zlib::compress_gzip(&inflated[..], Vec::new(), level, &header).unwrap();
+            assert!(
+                again == blob,
+                "{committed}: re-encoded behind its own header differs"
+            );
+        } else if variant.starts_with("pigz") {
             let want = Compressor::Pigz {
                 level: hint,
                 block_size: 128 * 1024,
@@ -90,9 +108,14 @@ fn committed_real_outputs() {
                 assert!(present(&want), "{committed}: {:#?}", fp.candidates);
             }
         } else {
-            let want = Compressor::GnuGzip { level: hint };
             let t = &fp.deflate;
-            if t.blocks_32767 > 0 || t.max_block_symbols > 16383 {
+            // --rsyncable shows only where it had to pad (no marker: looks like plain gzip).
+            let rsyncable = variant.ends_with("-rsyncable") && t.sync_markers > 0;
+            let want = Compressor::GnuGzip {
+                level: hint,
+                rsyncable,
+            };
+            if t.blocks_32767 > 0 || t.max_block_symbols > 16383 || rsyncable {
                 assert_eq!(fp.best(), &want, "{committed}: {:#?}", fp.candidates);
             } else {
                 assert!(present(&want), "{committed}: {:#?}", fp.candidates);
@@ -167,7 +190,28 @@ fn pigz_pieces_are_found() {
     let blob = gnu_gzip::compress(&data[..], Vec::new(), 9).unwrap();
     let fp = fingerprint(&blob[..]).unwrap();
     assert_eq!(fp.deflate.piece_size, None);
-    assert_eq!(fp.best(), &Compressor::GnuGzip { level: Some(9) });
+    assert_eq!(
+        fp.best(),
+        &Compressor::GnuGzip {
+            level: Some(9),
+            rsyncable: false
+        }
+    );
+    // … and with --rsyncable: padded block ends at content-defined points.
+    let opts = gnu_gzip::Options {
+        level: 9,
+        rsyncable: true,
+    };
+    let blob = gnu_gzip::compress_with(&data[..], Vec::new(), &opts).unwrap();
+    let fp = fingerprint(&blob[..]).unwrap();
+    assert!(fp.deflate.sync_markers > 10, "{:#?}", fp.deflate);
+    assert_eq!(
+        fp.best(),
+        &Compressor::GnuGzip {
+            level: Some(9),
+            rsyncable: true
+        }
+    );
 }
 
 #[test]
@@ -331,4 +375,16 @@ fn debuerreotype_layout_is_reproduced() {
         }
     );
     assert_eq!(fp.best().to_string(), "pigz --best (128 KiB pieces)");
+}
+
+/// Decompress with the archive crate's decoder (an independent inflater).
+fn inflate_all(blob: &[u8]) -> Vec<u8> {
+    use layerproof_archive::compression::{DecompressOptions, open};
+    use std::io::Read;
+    let mut out = Vec::new();
+    open(blob, &DecompressOptions::default())
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    out
 }

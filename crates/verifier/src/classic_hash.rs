@@ -157,6 +157,56 @@ pub fn file_hash(file: &ContextFile, tar: ContextTar, body: impl Read) -> io::Re
     h.finish()
 }
 
+/// Permission bits a context file commonly has, tried by [`find_context_mode`] (umask 022,
+/// 002, 077 and 027 applied to files and executables, read-only and open files).
+pub const COMMON_MODES: [u32; 12] = [
+    0o644, 0o664, 0o600, 0o640, 0o755, 0o775, 0o700, 0o750, 0o444, 0o400, 0o666, 0o777,
+];
+
+/// Which permission bits and client generation give the published `file:<hex>` for this
+/// file's contents, trying [`COMMON_MODES`] under both [`ContextTar`] generations in one read
+/// of `body`. The mode is a property of the build context that the published image does not
+/// record otherwise; `None` when no candidate matches (or `published` is not a `file:` hash).
+/// `file.mode` is ignored.
+pub fn find_context_mode(
+    file: &ContextFile,
+    body: impl Read,
+    published: &str,
+) -> io::Result<Option<(u32, ContextTar)>> {
+    let Some(want) = published.strip_prefix("file:") else {
+        return Ok(None);
+    };
+    let mut candidates: Vec<(u32, ContextTar, FileHasher)> = Vec::new();
+    for tar in [ContextTar::PermissionsOnly, ContextTar::TypeBits] {
+        for mode in COMMON_MODES {
+            let f = ContextFile {
+                mode,
+                ..file.clone()
+            };
+            candidates.push((mode, tar, FileHasher::new(&f, tar)));
+        }
+    }
+    let mut body = body;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        for (_, _, h) in &mut candidates {
+            h.write_all(&buf[..n])?;
+        }
+    }
+    for (mode, tar, h) in candidates {
+        if h.finish()?.strip_prefix("file:") == Some(want) {
+            return Ok(Some((mode, tar)));
+        }
+    }
+    Ok(None)
+}
+
 /// The hash of several sources (`multi:` + sha256 of the comma-joined per-source hashes).
 pub fn multi_hash(hashes: &[String]) -> String {
     format!(
@@ -206,6 +256,27 @@ mod tests {
     fn size_mismatch_is_an_error() {
         let f = ContextFile::new("x", 0o644, 4);
         assert!(file_hash(&f, ContextTar::TypeBits, &b"abc"[..]).is_err());
+    }
+
+    #[test]
+    fn the_context_mode_is_found_from_the_published_hash() {
+        let body = b"some bytes";
+        for (mode, tar) in [
+            (0o664, ContextTar::PermissionsOnly),
+            (0o755, ContextTar::TypeBits),
+        ] {
+            let f = ContextFile::new("r.tar", mode, body.len() as u64);
+            let published = file_hash(&f, tar, &body[..]).unwrap();
+            let probe = ContextFile::new("r.tar", 0, body.len() as u64);
+            assert_eq!(
+                find_context_mode(&probe, &body[..], &published).unwrap(),
+                Some((mode, tar))
+            );
+        }
+        let probe = ContextFile::new("r.tar", 0, body.len() as u64);
+        let other = format!("file:{}", "0".repeat(64));
+        assert_eq!(find_context_mode(&probe, &body[..], &other).unwrap(), None);
+        assert_eq!(find_context_mode(&probe, &body[..], "dir:x").unwrap(), None);
     }
 
     #[test]

@@ -28,7 +28,8 @@
 //!   `["/bin/sh","-c","#(nop) ADD file:… in / "]` for ADD/COPY/WORKDIR); a step committed
 //!   from a container also gets `Hostname` = the container ID's first 12 characters and
 //!   `Labels` = `{}` instead of `null` (the daemon's `merge` on create); history entries are
-//!   `{created, author, created_by, comment, empty_layer}` with `omitempty`; a layer whose
+//!   `{created, author, created_by, comment, empty_layer}` with `omitempty` (Docker ≥ 25:
+//!   image-spec's order, `{created, created_by, author, comment, empty_layer}`); a layer whose
 //!   diff is empty is marked `empty_layer` and left out of `rootfs.diff_ids`
 //!   (`image.NewChildImage`). `--chown` in the ADD/COPY line is followed by a space from
 //!   Docker 25 on (`--chown=1:1 file:…`), and glued to the hash before (`--chown=1:1file:…`).
@@ -192,6 +193,13 @@ impl Engine {
         }
     }
 
+    /// Docker ≥ 25 uses image-spec's `History` (`created`, `created_by`, `author`, …) for the
+    /// classic builder too (moby 2a6ff3c24f); before, moby's own (`created`, `author`,
+    /// `created_by`, …).
+    fn classic_oci_history(&self) -> bool {
+        self.major >= 25
+    }
+
     /// Docker ≥ 25 writes `--chown=X ` with a space before the source hash.
     fn classic_chown_space(&self) -> bool {
         self.major >= 25
@@ -233,7 +241,7 @@ impl GoTime {
     /// A UTC time.
     pub fn utc(unix: i64, nanos: u32) -> GoTime {
         GoTime {
-            unix: unix + i64::from(nanos / 1_000_000_000),
+            unix: unix.saturating_add(i64::from(nanos / 1_000_000_000)),
             nanos: nanos % 1_000_000_000,
             offset: 0,
         }
@@ -311,7 +319,7 @@ impl GoTime {
 
     /// Go's `RFC3339Nano` text. Fails for years Go refuses to write (outside 0..=9999).
     pub fn format(&self) -> Result<String, Error> {
-        let local = self.unix + i64::from(self.offset);
+        let local = self.unix.saturating_add(i64::from(self.offset));
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
@@ -908,6 +916,7 @@ fn classic_history(
     empty: &[bool],
     created: &[GoTime],
     upto: usize,
+    oci_order: bool,
 ) -> Result<J, Error> {
     let mut out = Vec::new();
     // NewHistory(state.maintainer, …): every entry from a MAINTAINER step on carries the
@@ -918,11 +927,14 @@ fn classic_history(
             author = Some(m);
         }
         let mut e = vec![("created", jtime(&created[i])?)];
-        if let Some(a) = author.filter(|a| !a.is_empty()) {
-            e.push(("author", jstr(a)));
-        }
-        if !lines[i].is_empty() {
-            e.push(("created_by", jstr(&lines[i])));
+        let author = author
+            .filter(|a| !a.is_empty())
+            .map(|a| ("author", jstr(a)));
+        let by = (!lines[i].is_empty()).then(|| ("created_by", jstr(&lines[i])));
+        if oci_order {
+            e.extend(by.into_iter().chain(author));
+        } else {
+            e.extend(author.into_iter().chain(by));
         }
         if empty[i] {
             e.push(("empty_layer", J::Bool(true)));
@@ -1110,7 +1122,13 @@ fn classic_image(
     }
     top.insert(
         "history",
-        classic_history(lines, empty, &run.history_created, img.upto)?,
+        classic_history(
+            lines,
+            empty,
+            &run.history_created,
+            img.upto,
+            inputs.engine.classic_oci_history(),
+        )?,
     );
     top.insert("rootfs", J::Obj(rootfs));
     Ok(J::Obj(top.into_iter().collect()))
@@ -1525,6 +1543,51 @@ mod tests {
             Some(Engine::new(26, 1))
         );
         assert_eq!(Engine::for_profile("buildkit-containerd"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn times_round_trip(
+            secs in -62_135_596_800i64..253_402_300_799,
+            nanos in 0u32..1_000_000_000,
+            offset_min in -1439i32..1439,
+        ) {
+            let t = GoTime { unix: secs, nanos, offset: offset_min * 60 };
+            if let Ok(s) = t.format() {
+                proptest::prop_assert_eq!(GoTime::parse(&s).unwrap(), t);
+            }
+        }
+
+        #[test]
+        fn parsing_and_checking_never_panic(s in "(?s).{0,64}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = GoTime::parse(&s);
+            let _ = RunValues::from_published(&bytes);
+            let _ = check_config(&bytes, &ImageModel::default(), &CheckOptions::default());
+            let _ = detect_builder(&bytes);
+            let _ = Engine::from_docker_version(&s);
+        }
+
+        #[test]
+        fn checking_config_shaped_json_never_panics(
+            hist in proptest::collection::vec("[ -~]{0,20}", 0..4),
+            env in proptest::collection::vec("[ -~]{0,12}", 0..3),
+        ) {
+            let v = serde_json::json!({
+                "config": {"Env": env, "Cmd": 3, "Labels": "x"},
+                "history": hist.iter().map(|h| serde_json::json!({"created_by": h, "created": h})).collect::<Vec<_>>(),
+                "rootfs": {"diff_ids": {"a": 1}},
+                "docker_version": "20.10.1",
+            });
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let mut m = ImageModel::default();
+            m.history.push(crate::dockerfile::HistoryEntry {
+                created_by: format!("/bin/sh -c #(nop) ADD {SOURCE_HASH_PLACEHOLDER} in / "),
+                comment: None,
+                empty_layer: false,
+            });
+            let _ = check_config(&bytes, &m, &CheckOptions::default());
+            let _ = RunValues::from_published(&bytes);
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ printf 'tar-small.tar\tfile:tar-small.tar\n' >> "$tmp/cases"
 rm -rf out
 mkdir -p out
 {
-	echo "# made by make.sh with $(pigz --version 2>&1 | head -1), $(gzip --version | head -1), zlib $(dpkg-query -W -f='${Version}' zlib1g 2>/dev/null || echo '?')"
+	echo "# made by make.sh with $(pigz --version 2>&1 | head -1), $(gzip --version | head -1), zlib $(dpkg-query -W -f='${Version}' zlib1g 2>/dev/null || echo '?'), $(python3 --version)"
 	printf '# name\trecipe\tsize\tsha256\tvariant\tout_size\tout_sha256\tcommitted\n'
 } > cases.tsv
 
@@ -80,6 +80,16 @@ while IFS=$'\t' read -r name recipe; do
 	for l in 1 2 3 4 5 6 7 8 9; do
 		gzip -n "-$l" < "$in" > "$tmp/o.g$l"
 		record "$name" "$recipe" "$in" "gzip-$l" "$tmp/o.g$l"
+	done
+	# Python's gzip module: one zlib stream behind Python's own header.
+	for l in 6 9; do
+		python3 -c 'import gzip, sys; sys.stdout.buffer.write(gzip.compress(sys.stdin.buffer.read(), compresslevel=int(sys.argv[1]), mtime=0))' "$l" < "$in" > "$tmp/o.py$l"
+		record "$name" "$recipe" "$in" "python-$l" "$tmp/o.py$l"
+	done
+	# --rsyncable: what Ubuntu's livecd-rootfs uses for its rootfs tarballs (gzip -9 --rsyncable).
+	for l in 1 6 9; do
+		gzip -n "-$l" --rsyncable < "$in" > "$tmp/o.r$l"
+		record "$name" "$recipe" "$in" "gzip-$l-rsyncable" "$tmp/o.r$l"
 	done
 done < "$tmp/cases"
 echo "make.sh: $(grep -vc '^#' cases.tsv) fixtures, $(du -sh out | cut -f1) committed under out/" >&2

@@ -659,6 +659,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 (s, Some(b))
             }
         };
+        if builder == BuilderKind::Classic {
+            report.assumed.push(Assumed {
+                name: format!("mode of {} in the context (source hash)", src.rel),
+                value: format!("{:04o}", cf.mode),
+                source: "context",
+                set_with: None,
+            });
+        }
         let source_hash = if builder == BuilderKind::Classic {
             let f = File::open(&src.path).with_context(|| format!("{}", src.path.display()))?;
             Some(

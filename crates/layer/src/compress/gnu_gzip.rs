@@ -16,7 +16,7 @@
 
 use std::io::{self, Read, Write};
 
-use super::zlib::{Encoder, Flavour};
+use super::zlib::{Deflater, Encoder, Flavour};
 
 /// The gzip header GNU gzip writes for standard input with `-n` at `level`.
 pub fn header(level: u32) -> [u8; 10] {
@@ -28,17 +28,47 @@ pub fn header(level: u32) -> [u8; 10] {
     [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]
 }
 
-/// Compress `input` as `gzip -n -<level>` does from standard input, into `out`.
-pub fn compress<R: Read, W: Write>(mut input: R, mut out: W, level: u32) -> io::Result<W> {
-    if !(1..=9).contains(&level) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("gzip level {level}"),
-        ));
+/// GNU gzip settings that change the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `-1` … `-9` (default 6).
+    pub level: u32,
+    /// `--rsyncable`: byte-aligned block ends where the rolling sum of the last 4096 bytes is a
+    /// multiple of 4096 (Ubuntu's `livecd-rootfs` makes its rootfs tarballs with
+    /// `gzip -9 --rsyncable`).
+    pub rsyncable: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            level: 6,
+            rsyncable: false,
+        }
     }
-    out.write_all(&header(level))?;
-    let mut enc = Encoder::new(out, level, Flavour::GnuGzip)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+}
+
+/// Compress `input` as `gzip -n -<level>` does from standard input, into `out`.
+pub fn compress<R: Read, W: Write>(input: R, out: W, level: u32) -> io::Result<W> {
+    compress_with(
+        input,
+        out,
+        &Options {
+            level,
+            rsyncable: false,
+        },
+    )
+}
+
+/// Compress `input` as `gzip -n` does from standard input with `opts`, into `out`.
+pub fn compress_with<R: Read, W: Write>(mut input: R, mut out: W, opts: &Options) -> io::Result<W> {
+    let invalid = |e| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let mut d = Deflater::new(opts.level, Flavour::GnuGzip).map_err(invalid)?;
+    if opts.rsyncable {
+        d.set_rsyncable().map_err(invalid)?;
+    }
+    out.write_all(&header(opts.level))?;
+    let mut enc = Encoder::with_deflater(out, d);
     let mut crc = crc32fast::Hasher::new();
     let mut size: u64 = 0;
     let mut buf = vec![0u8; 1 << 16];

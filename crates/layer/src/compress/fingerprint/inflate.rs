@@ -158,6 +158,31 @@ pub struct GzipHeader {
     pub len: u64,
 }
 
+impl GzipHeader {
+    /// The header as bytes again (FHCRC recomputed), so a re-encoder can write the same one.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut h = vec![0x1f, 0x8b, 8, self.flags];
+        h.extend_from_slice(&self.mtime.to_le_bytes());
+        h.extend_from_slice(&[self.xfl, self.os]);
+        if self.flags & 4 != 0 {
+            let x = self.extra.as_deref().unwrap_or_default();
+            h.extend_from_slice(&(x.len() as u16).to_le_bytes());
+            h.extend_from_slice(x);
+        }
+        for (bit, field) in [(8u8, &self.name), (16u8, &self.comment)] {
+            if self.flags & bit != 0 {
+                h.extend_from_slice(field.as_deref().unwrap_or_default());
+                h.push(0);
+            }
+        }
+        if self.flags & 2 != 0 {
+            let crc = crc32fast::hash(&h) as u16;
+            h.extend_from_slice(&crc.to_le_bytes());
+        }
+        h
+    }
+}
+
 /// Where decoded data and block records go.
 pub(crate) trait Sink {
     fn data(&mut self, bytes: &[u8]);

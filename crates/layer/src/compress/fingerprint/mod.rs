@@ -71,6 +71,8 @@ pub enum Compressor {
     GnuGzip {
         /// Level hint from XFL (`None` = 2–8, default 6).
         level: Option<u32>,
+        /// `--rsyncable` (block ends padded with empty stored blocks at content-defined points).
+        rsyncable: bool,
     },
     /// Some other program writing one plain zlib deflate stream (e.g. Python's `gzip`).
     Zlib {
@@ -100,7 +102,10 @@ impl fmt::Display for Compressor {
             Compressor::Pigz { level, block_size } => {
                 write!(f, "pigz, {}, -b {}", lvl(level), block_size / 1024)
             }
-            Compressor::GnuGzip { level } => write!(f, "GNU gzip, {}", lvl(level)),
+            Compressor::GnuGzip { level, rsyncable } => {
+                let r = if *rsyncable { ", --rsyncable" } else { "" };
+                write!(f, "GNU gzip, {}{r}", lvl(level))
+            }
             Compressor::Zlib { level } => write!(f, "a zlib-based gzip writer, {}", lvl(level)),
             Compressor::Unknown => write!(f, "an unknown compressor"),
         }
@@ -437,15 +442,24 @@ fn rank(h: &GzipHeader, t: &DeflateTraits, members: u32, size: u64) -> Vec<Candi
                 t.blocks_16383
             ));
         }
-        if markers > 0 {
+        // GNU gzip flushes only under --rsyncable, and then pads with empty stored blocks at
+        // content-defined points (no cadence, no empty fixed blocks).
+        let rsyncable = t.sync_markers > 0 && t.empty_fixed == 0 && t.piece_size.is_none();
+        if rsyncable {
+            score += 20;
+            ev.push(format!(
+                "{} sync markers at irregular offsets: GNU gzip --rsyncable's padded block ends",
+                t.sync_markers
+            ));
+        } else if markers > 0 {
             score -= 60;
-            ev.push("flush markers: GNU gzip never flushes".into());
+            ev.push("flush markers at a fixed cadence: GNU gzip does not do that".into());
         }
         if t.final_empty_stored || multi {
             score -= 30;
         }
         out.push(Candidate {
-            compressor: Compressor::GnuGzip { level },
+            compressor: Compressor::GnuGzip { level, rsyncable },
             score,
             evidence: ev,
         });

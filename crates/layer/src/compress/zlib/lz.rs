@@ -131,6 +131,16 @@ const CONFIG: [Config; 10] = [
     },
 ];
 
+/// GNU gzip's rsync window (`RSYNC_WIN`).
+const RSYNC_WIN: usize = 4096;
+
+/// Rolling-sum state of GNU gzip's `--rsyncable`.
+struct Rsync {
+    sum: u64,
+    /// Window index of the pending block end (`rsync_chunk_end`), if any.
+    chunk_end: Option<usize>,
+}
+
 /// How much input the caller promises.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Mode {
@@ -169,6 +179,9 @@ pub(crate) struct Engine {
     insert: usize,
     /// GNU gzip: a read has returned nothing (`eofile`).
     eof: bool,
+    /// GNU gzip `--rsyncable`: end a block, byte-aligned, after each position where the sum
+    /// of the last 4096 bytes is a multiple of 4096.
+    rsync: Option<Rsync>,
     input: Vec<u8>,
     input_pos: usize,
     /// Symbols per block before a forced end.
@@ -197,6 +210,7 @@ impl Engine {
             match_available: false,
             insert: 0,
             eof: false,
+            rsync: None,
             input: Vec::new(),
             input_pos: 0,
             max_syms: match flavour {
@@ -282,6 +296,9 @@ impl Engine {
         self.match_start = self.match_start.wrapping_sub(WSIZE);
         self.strstart -= WSIZE;
         self.block_start -= WSIZE as isize;
+        if let Some(r) = &mut self.rsync {
+            r.chunk_end = r.chunk_end.map(|e| e.wrapping_sub(WSIZE));
+        }
         if self.insert > self.strstart {
             self.insert = self.strstart;
         }
@@ -471,6 +488,67 @@ impl Engine {
         n == self.max_syms
     }
 
+    /// GNU gzip `--rsyncable`: add the bytes at `start..start + n` to the rolling sum and note
+    /// the first position where it hits (`rsync_roll`).
+    fn rsync_roll(&mut self, start: usize, n: usize) {
+        let Some(r) = &mut self.rsync else { return };
+        let w = &self.window;
+        let mut start = start;
+        let mut n = n;
+        if start < RSYNC_WIN {
+            // Filling the first 4096 bytes: add only.
+            let end = (start + n).min(RSYNC_WIN);
+            for &b in &w[start..end] {
+                r.sum += b as u64;
+            }
+            if start + n <= RSYNC_WIN {
+                return;
+            }
+            n -= RSYNC_WIN - start;
+            start = RSYNC_WIN;
+        }
+        for i in start..start + n {
+            r.sum = r
+                .sum
+                .wrapping_add(w[i] as u64)
+                .wrapping_sub(w[i - RSYNC_WIN] as u64);
+            if r.chunk_end.is_none() && r.sum % RSYNC_WIN as u64 == 0 {
+                r.chunk_end = Some(i);
+            }
+        }
+    }
+
+    /// Has `strstart` passed the pending rsync point? Clears it if so.
+    fn rsync_hit(&mut self) -> bool {
+        let strstart = self.strstart;
+        match &mut self.rsync {
+            Some(r) if r.chunk_end.is_some_and(|e| strstart > e) => {
+                r.chunk_end = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Turn on GNU gzip's `--rsyncable` rule (before any input).
+    pub(crate) fn set_rsyncable(&mut self) {
+        self.rsync = Some(Rsync {
+            sum: 0,
+            chunk_end: None,
+        });
+    }
+
+    /// End a block; with `pad`, reach a byte boundary with an empty stored block if needed
+    /// (GNU gzip's `flush_block(…, pad, …)` after an rsync point).
+    fn flush_block_padded(&mut self, last: bool, pad: bool) {
+        self.flush_block(last);
+        if pad && !last && self.bits.pending_bits() != 0 {
+            self.bits.put(0, 3);
+            self.bits.align();
+            self.bits.put_bytes(&[0, 0, 0xff, 0xff]);
+        }
+    }
+
     fn flush_block(&mut self, last: bool) {
         let stored = if self.block_start >= 0 {
             Some(&self.window[self.block_start as usize..self.strstart])
@@ -531,6 +609,8 @@ impl Engine {
                 let dist = self.strstart.wrapping_sub(1).wrapping_sub(self.prev_match);
                 let flush = self.tally_dist(dist, self.prev_length - MIN_MATCH);
                 self.lookahead -= self.prev_length - 1;
+                // The byte at strstart - 1 was rolled when it became pending.
+                self.rsync_roll(self.strstart, self.prev_length - 1);
                 for _ in 0..self.prev_length - 2 {
                     self.strstart += 1;
                     if gnu || self.strstart <= max_insert {
@@ -540,18 +620,26 @@ impl Engine {
                 self.match_available = false;
                 self.match_length = MIN_MATCH - 1;
                 self.strstart += 1;
-                if flush {
-                    self.flush_block(false);
+                let pad = self.rsync_hit();
+                if flush || pad {
+                    self.flush_block_padded(false, pad);
                 }
             } else if self.match_available {
                 let c = self.window[self.strstart - 1];
-                if self.tally_lit(c) {
-                    self.flush_block(false);
+                let flush = self.tally_lit(c);
+                let pad = self.rsync_hit();
+                if flush || pad {
+                    self.flush_block_padded(false, pad);
                 }
+                self.rsync_roll(self.strstart, 1);
                 self.strstart += 1;
                 self.lookahead -= 1;
             } else {
+                if self.rsync_hit() {
+                    self.flush_block_padded(false, true);
+                }
                 self.match_available = true;
+                self.rsync_roll(self.strstart, 1);
                 self.strstart += 1;
                 self.lookahead -= 1;
             }
@@ -585,6 +673,7 @@ impl Engine {
                 let dist = self.strstart.wrapping_sub(self.match_start);
                 flush = self.tally_dist(dist, self.match_length - MIN_MATCH);
                 self.lookahead -= self.match_length;
+                self.rsync_roll(self.strstart, self.match_length);
                 if self.match_length <= self.cfg.lazy && (gnu || self.lookahead >= MIN_MATCH) {
                     for _ in 0..self.match_length - 1 {
                         self.strstart += 1;
@@ -598,11 +687,13 @@ impl Engine {
             } else {
                 let c = self.window[self.strstart];
                 flush = self.tally_lit(c);
+                self.rsync_roll(self.strstart, 1);
                 self.lookahead -= 1;
                 self.strstart += 1;
             }
-            if flush {
-                self.flush_block(false);
+            let pad = self.rsync_hit();
+            if flush || pad {
+                self.flush_block_padded(false, pad);
             }
         }
         self.end_of_input(mode);

@@ -18,6 +18,10 @@
 //!   ([`Deflater::sync_flush`], `Z_SYNC_FLUSH`), the bit position ([`Deflater::pending_bits`],
 //!   `deflatePending`) and raw bits ([`Deflater::prime`], `deflatePrime`).
 //! * [`Encoder`]: the same behind [`std::io::Write`].
+//! * [`compress_gzip`]: a gzip member holding one plain zlib stream behind a given header —
+//!   what zlib-based writers such as Python's `gzip` module produce (take the header from the
+//!   published blob with
+//!   [`GzipHeader::to_bytes`](crate::compress::fingerprint::GzipHeader::to_bytes)).
 //!
 //! ```
 //! use layerproof_layer::compress::zlib::{Deflater, Flavour};
@@ -31,12 +35,23 @@
 //!
 //! Levels 1–9 only (level 0, `Z_FILTERED`, `Z_RLE`, `Z_HUFFMAN_ONLY`, `Z_FIXED` and memLevel
 //! other than 8 are not modelled).
+//!
+//! **Checked** byte for byte against pigz 2.6 and GNU gzip 1.12 over zlib 1.2.13 (Debian
+//! bookworm): the fixtures of `testdata/compress/zlib` (`make.sh`, 380 cases: pigz at `--best`,
+//! `-6`, `-1`, `-1 -p1`, named input; gzip `-1`…`-9`, `--rsyncable`; Python's `gzip`), and by
+//! hand on the 170 MB Debian bookworm minbase rootfs tar and on 110 MB of random data (pigz
+//! `--best`, gzip `-1`…`-9`, `-6`/`-9 --rsyncable`, pigz `-1` with one and two threads).
+//!
+//! **Speed** (release build, 170 MB minbase tar, the 2-core machine under a load average of
+//! 10–13, so only the same-run comparison means anything): pigz `--best` 80 s with 2 rayon
+//! threads against pigz `-p 2`'s 72 s; GNU gzip flavour `-9` 107 s against gzip's 147 s, `-6`
+//! 19 s against 23 s, `-1` 3.7 s against 12 s.
 
 mod bits;
 mod lz;
 mod trees;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 pub use lz::Flavour;
 use lz::{Engine, Mode};
@@ -50,8 +65,8 @@ pub enum Error {
     /// The operation does not exist in the chosen flavour (GNU gzip writes one plain stream).
     #[error("{0} is not available for this flavour")]
     Unsupported(&'static str),
-    /// A dictionary can only be set before any input, as in zlib.
-    #[error("a dictionary must be set before any input")]
+    /// A dictionary (or `--rsyncable`) can only be set before any input, as in zlib.
+    #[error("a dictionary or --rsyncable must be set before any input")]
     DictionaryAfterInput,
     /// The stream was already finished.
     #[error("the stream is already finished")]
@@ -98,6 +113,21 @@ impl Deflater {
         if !dict.is_empty() {
             self.engine.set_dictionary(dict);
         }
+        Ok(())
+    }
+
+    /// GNU gzip's `--rsyncable`: also end a block (padded to a byte boundary with an empty
+    /// stored block) after every position where the sum of the last 4096 input bytes is a
+    /// multiple of 4096, so that a local change in the input changes the output only locally.
+    /// GNU gzip flavour only, before any input.
+    pub fn set_rsyncable(&mut self) -> Result<(), Error> {
+        if self.flavour != Flavour::GnuGzip {
+            return Err(Error::Unsupported("--rsyncable"));
+        }
+        if !self.engine.is_fresh() || self.finished {
+            return Err(Error::DictionaryAfterInput);
+        }
+        self.engine.set_rsyncable();
         Ok(())
     }
 
@@ -190,6 +220,11 @@ impl<W: Write> Encoder<W> {
         })
     }
 
+    /// Wrap `inner` around a configured [`Deflater`] (dictionary, `--rsyncable`).
+    pub fn with_deflater(inner: W, deflater: Deflater) -> Encoder<W> {
+        Encoder { deflater, inner }
+    }
+
     /// The compressor, for the stream controls.
     pub fn deflater_mut(&mut self) -> &mut Deflater {
         &mut self.deflater
@@ -222,4 +257,37 @@ impl<W: Write> Write for Encoder<W> {
         self.drain()?;
         self.inner.flush()
     }
+}
+
+/// Write `header`, then `input` as one zlib stream at `level` finished in one go, then the CRC-32
+/// and length trailer: a gzip member as zlib's `gzwrite`, Python's `gzip` module and similar
+/// writers make it. The header is the caller's, byte for byte.
+pub fn compress_gzip<R: Read, W: Write>(
+    mut input: R,
+    mut out: W,
+    level: u32,
+    header: &[u8],
+) -> io::Result<W> {
+    let enc = Encoder::new(Vec::new(), level, Flavour::Zlib)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    out.write_all(header)?;
+    let mut enc = Encoder::with_deflater(out, enc.deflater);
+    let mut crc = crc32fast::Hasher::new();
+    let mut size: u64 = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        crc.update(&buf[..n]);
+        size += n as u64;
+        enc.write_all(&buf[..n])?;
+    }
+    let mut out = enc.finish()?;
+    out.write_all(&crc.finalize().to_le_bytes())?;
+    out.write_all(&(size as u32).to_le_bytes())?;
+    Ok(out)
 }

@@ -70,7 +70,11 @@ fn encode(c: &Compressor, fp: &Fingerprint, layer: LayerBytes<'_>) -> Option<io:
                 Ok(digest_of(w.finish()?))
             })()
         }
-        Compressor::GnuGzip { level } => piped(layer, |r| {
+        // `gzip --rsyncable` resets its blocks on content; not re-encoded
+        Compressor::GnuGzip {
+            rsyncable: true, ..
+        } => return None,
+        Compressor::GnuGzip { level, .. } => piped(layer, |r| {
             gnu_gzip::compress(r, HashingWriter::new(io::sink()), level.unwrap_or(6))
         }),
         Compressor::Pigz { level, block_size } => {

@@ -1256,6 +1256,41 @@ impl Env<'_> {
         Ok(())
     }
 
+    /// The classic source hash when the build context's file mode differs from this
+    /// checkout's (a umask 002 checkout gives 0664): try the common modes against the `file:`
+    /// hashes the published history shows, in one more read of the source.
+    fn context_mode_from_history(
+        &self,
+        source: &StepSource,
+        published_lines: &[&str],
+        notes: &mut Vec<String>,
+    ) -> Option<String> {
+        let size = std::fs::metadata(&source.path).ok()?.len();
+        let file = ContextFile::new(source.info.source.clone(), 0o644, size);
+        for line in published_lines {
+            let Some(at) = line.find("file:") else {
+                continue;
+            };
+            let hash: String = line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
+                .collect();
+            let body = File::open(&source.path).ok()?;
+            if let Ok(Some((mode, _))) =
+                crate::classic_hash::find_context_mode(&file, BufReader::new(body), &hash)
+            {
+                notes.push(format!(
+                    "the ADD source hash of {} was computed with context file mode {mode:04o} \
+                     (this checkout's file has another mode; a property of the build context, \
+                     not of the tarball)",
+                    source.info.source
+                ));
+                return Some(hash);
+            }
+        }
+        None
+    }
+
     /// Check the published config against the Dockerfile's model.
     fn config_checks(
         &self,
@@ -1292,6 +1327,11 @@ impl Env<'_> {
                     .classic
                     .iter()
                     .find(|(_, h)| published_lines.iter().any(|l| l.contains(h.as_str())));
+                if shown.is_none()
+                    && let Some(found) = self.context_mode_from_history(s, &published_lines, notes)
+                {
+                    return Some(found);
+                }
                 let (tar, hash) = shown
                     .or_else(|| d.classic.iter().find(|(t, _)| Some(*t) == engine_tar))
                     .or(d.classic.last())?;

@@ -45,3 +45,28 @@ impl<R: Read> Read for HashingReader<R> {
         Ok(n)
     }
 }
+
+/// `--build-arg` values as `docker build` takes them: `KEY=VALUE`, or `KEY` alone for the value
+/// of the environment variable of that name.
+pub fn parse_build_args(
+    args: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for a in args {
+        match a.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            _ => match std::env::var(a) {
+                // `--build-arg NAME` takes the value from the environment, as docker build
+                Ok(v) if !a.is_empty() => {
+                    out.insert(a.clone(), v);
+                }
+                _ => anyhow::bail!(
+                    "--build-arg {a:?}: expected KEY=VALUE (or KEY set in the environment)"
+                ),
+            },
+        }
+    }
+    Ok(out)
+}

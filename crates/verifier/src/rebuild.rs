@@ -274,3 +274,38 @@ fn apply_implied_times(tree: &mut Tree, times: &BTreeMap<Vec<u8>, Timestamp>) {
         }
     }
 }
+
+/// The one context file a rebuildable step reads: `ADD`/`COPY` of a single regular file to `/`,
+/// without `--from`, `--chown` or `--chmod` (the rootfs shape, `ADD rootfs.tar.gz /`). `Err`
+/// says why another step is not rebuilt.
+pub fn single_source(
+    step: &crate::dockerfile::CopyStep,
+) -> Result<&crate::dockerfile::ResolvedSource, String> {
+    if step.instruction != "ADD" && step.instruction != "COPY" {
+        return Err(
+            "only ADD and COPY layers are rebuilt (this step makes a layer of its own)".into(),
+        );
+    }
+    if step.from_stage.is_some() {
+        return Err("COPY --from is not rebuilt yet".into());
+    }
+    if step.chown.is_some() || step.chmod.is_some() {
+        return Err("--chown/--chmod are not rebuilt yet".into());
+    }
+    if step.dest_path != "/" {
+        return Err(
+            "only a destination of / is rebuilt (the rootfs shape: ADD rootfs.tar.gz /)".into(),
+        );
+    }
+    let resolved = step.resolved.as_deref().unwrap_or_default();
+    let [one] = resolved else {
+        return Err(format!(
+            "the sources match {} context entries; one file is rebuilt",
+            resolved.len()
+        ));
+    };
+    if one.kind != crate::dockerfile::EntryKind::File {
+        return Err(format!("{} is not a regular file in the context", one.path));
+    }
+    Ok(one)
+}

@@ -38,9 +38,7 @@ use crate::checksum;
 use crate::classic_hash::{ContextFile, ContextTar, FileHasher};
 use crate::config::{CheckOptions, CheckStatus, ConfigCheck, Engine, check_config};
 use crate::dockerfile::ImageModel;
-use crate::dockerfile::{
-    self, BuildOptions, BuilderKind, Context, CopyStep, EntryKind as CtxKind, StageOutcome,
-};
+use crate::dockerfile::{self, BuildOptions, BuilderKind, Context, CopyStep, StageOutcome};
 use crate::explain::{self, Differences};
 use crate::layerscan::{self, Scan};
 use crate::rebuild::{self, Params, PlainFileMeta, Treatment, Unpacked};
@@ -1128,35 +1126,7 @@ impl Env<'_> {
             instruction: text.clone(),
             reason: reason.to_string(),
         };
-        if step.instruction != "ADD" && step.instruction != "COPY" {
-            return Err(out_of_scope(
-                "only ADD and COPY layers are rebuilt (this step makes a layer of its own)",
-            ));
-        }
-        if step.from_stage.is_some() {
-            return Err(out_of_scope("COPY --from is not rebuilt yet"));
-        }
-        if step.chown.is_some() || step.chmod.is_some() {
-            return Err(out_of_scope("--chown/--chmod are not rebuilt yet"));
-        }
-        if step.dest_path != "/" {
-            return Err(out_of_scope(
-                "only a destination of / is rebuilt (the rootfs shape: ADD rootfs.tar.gz /)",
-            ));
-        }
-        let resolved = step.resolved.as_deref().unwrap_or_default();
-        let [one] = resolved else {
-            return Err(out_of_scope(&format!(
-                "the sources match {} context entries; one file is rebuilt",
-                resolved.len()
-            )));
-        };
-        if one.kind != CtxKind::File {
-            return Err(out_of_scope(&format!(
-                "{} is not a regular file in the context",
-                one.path
-            )));
-        }
+        let one = rebuild::single_source(step).map_err(|why| out_of_scope(&why))?;
         let name = one
             .path
             .rsplit('/')

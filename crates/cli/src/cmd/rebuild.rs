@@ -13,7 +13,7 @@ use layerproof_layer::{NameTable, Profile};
 use layerproof_verifier::classic_hash::{self, ContextFile};
 use layerproof_verifier::config::{self, ConfigInputs, Engine, GoTime, RunValues};
 use layerproof_verifier::dockerfile::{
-    self, BuildOptions, BuilderKind, Context, CopyStep, EntryKind, Platform, StageOutcome,
+    self, BuildOptions, BuilderKind, Context, CopyStep, Platform, StageOutcome,
 };
 use layerproof_verifier::rebuild::{self, Params, PlainFileMeta, Treatment, Unpacked};
 use serde::Serialize;
@@ -280,24 +280,6 @@ fn parse_unix(s: &str) -> Option<GoTime> {
     })
 }
 
-fn parse_build_args(args: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    let mut out = std::collections::BTreeMap::new();
-    for a in args {
-        match a.split_once('=') {
-            Some((k, v)) if !k.is_empty() => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            _ => match std::env::var(a) {
-                Ok(v) if !a.is_empty() => {
-                    out.insert(a.clone(), v);
-                }
-                _ => bail!("--build-arg {a:?}: expected KEY=VALUE (or KEY set in the environment)"),
-            },
-        }
-    }
-    Ok(out)
-}
-
 /// The `docker_version` an engine of this profile writes (the observed builds where known).
 fn default_docker_version(profile: &str, engine: &Engine) -> String {
     match profile {
@@ -325,33 +307,7 @@ fn check_step(dockerfile: &Path, ctx: &Path, step: &CopyStep) -> anyhow::Result<
         step.dest
     );
     let unsupported = |why: &str| anyhow::anyhow!("{at}: {what}: not rebuilt: {why}");
-    if step.instruction != "ADD" && step.instruction != "COPY" {
-        return Err(unsupported("only ADD and COPY layers are rebuilt"));
-    }
-    if step.from_stage.is_some() {
-        return Err(unsupported("COPY --from is not rebuilt"));
-    }
-    if step.chown.is_some() || step.chmod.is_some() {
-        return Err(unsupported("--chown/--chmod are not rebuilt"));
-    }
-    if step.dest_path != "/" {
-        return Err(unsupported(
-            "only a destination of / is rebuilt (ADD rootfs.tar.gz /)",
-        ));
-    }
-    let resolved = step.resolved.as_deref().unwrap_or_default();
-    let [one] = resolved else {
-        return Err(unsupported(&format!(
-            "the sources match {} context entries; one file is rebuilt",
-            resolved.len()
-        )));
-    };
-    if one.kind != EntryKind::File {
-        return Err(unsupported(&format!(
-            "{} is not a regular file in the context",
-            one.path
-        )));
-    }
+    let one = layerproof_verifier::rebuild::single_source(step).map_err(|why| unsupported(&why))?;
     Ok(Source {
         step: step.clone(),
         rel: one.path.clone(),
@@ -489,7 +445,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .with_context(|| format!("{}: cannot read the build context", ctx_dir.display()))?;
     let opts = BuildOptions {
         builder,
-        build_args: parse_build_args(&args.build_args)?,
+        build_args: crate::util::parse_build_args(&args.build_args)?,
         platform: platform.clone(),
         build_platform: None,
         target: None,

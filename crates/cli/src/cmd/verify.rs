@@ -177,25 +177,6 @@ impl verify::Progress for Bars {
     }
 }
 
-fn parse_build_args(args: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for a in args {
-        match a.split_once('=') {
-            Some((k, v)) if !k.is_empty() => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            _ => match std::env::var(a) {
-                // `--build-arg NAME` takes the value from the environment, as docker build
-                Ok(v) if !a.is_empty() => {
-                    out.insert(a.clone(), v);
-                }
-                _ => bail!("--build-arg {a:?}: expected KEY=VALUE (or KEY set in the environment)"),
-            },
-        }
-    }
-    Ok(out)
-}
-
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     // a debuerreotype-style directory: the tarball and its oci/ layout side by side
@@ -272,7 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let req = Request {
         dockerfile: args.dockerfile.clone(),
         context,
-        build_args: parse_build_args(&args.build_args)?,
+        build_args: crate::util::parse_build_args(&args.build_args)?,
         image,
         open,
         platforms,

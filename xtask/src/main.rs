@@ -5,10 +5,14 @@
 //! * `oracle [--record | --check-provenance] [--with-minbase] [--case NAME]…`: build every case with
 //!   the real engines; record Docker's layers under `testdata/oracle/`, verify the recorded hashes,
 //!   or compare live builds with layerproof and with the records.
+//! * `hostile [--generate | --check] [--case NAME]…`: the hostile-input corpus (`testdata/hostile/`).
+//! * `fuzz [--time SECS] [TARGET]…`: run the cargo-fuzz targets in `fuzz/`.
 
 mod compare;
 mod dump;
 mod engines;
+mod fuzz;
+mod hostile;
 mod oracle;
 mod tarw;
 mod testgen;
@@ -71,6 +75,26 @@ enum Task {
         )]
         root: PathBuf,
     },
+    /// Run `layerproof inspect` on the hostile corpus (exit code, message, time and RSS bounds).
+    Hostile {
+        /// Write testdata/hostile/ from the generator instead.
+        #[arg(long, conflicts_with = "check")]
+        generate: bool,
+        /// Only compare testdata/hostile/ with the generator.
+        #[arg(long)]
+        check: bool,
+        /// Only these cases (repeatable).
+        #[arg(long = "case")]
+        cases: Vec<String>,
+    },
+    /// Run the cargo-fuzz targets, each for a set time, and report executions and coverage.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 600)]
+        time: u64,
+        /// Targets (default: all).
+        targets: Vec<String>,
+    },
 }
 
 pub fn sha256_hex(b: &[u8]) -> String {
@@ -108,6 +132,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Task::Hostile {
+            generate,
+            check,
+            cases,
+        } => {
+            let dir = repo.join("testdata/hostile");
+            if generate || check {
+                hostile::generate(&dir, check)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            hostile::run(&repo, &cases)
+        }
+        Task::Fuzz { time, targets } => fuzz::run(&repo, time, &targets),
         Task::GenTestdata { check } => {
             testgen::run(&gen_dir, check)?;
             Ok(ExitCode::SUCCESS)

@@ -114,8 +114,8 @@ pub enum ErrorKind {
     UnexpectedEof,
     /// Go's `ErrFieldTooLong`: a PAX header or GNU long name/link is larger than the limit.
     #[error(
-        "{what} is larger than the {option} limit of {limit} bytes (Go archive/tar, and so \
-         Docker, refuses more than 1048576; a lower limit is raised with --{option})"
+        "{what} is larger than the {option} limit of {limit} bytes (Go's archive/tar, and \
+         so Docker, refuses more than 1048576; raise it with --{option})"
     )]
     FieldTooLong {
         /// Which kind of special entry.

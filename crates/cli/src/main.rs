@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod limits;
 mod util;
 
 use std::process::ExitCode;

@@ -38,6 +38,8 @@ pub struct Args {
     /// Treat zstd as Docker 20.10 does: not recognised, so the file is copied, not unpacked.
     #[arg(long)]
     pub no_zstd: bool,
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
 }
 
 /// The JSON report (`layerproof.inspect/v1`).
@@ -68,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot open {}", args.tarball.display()))?;
     let mut hashing = HashingReader::new(BufReader::with_capacity(1 << 20, file));
     let mut opts = source::Options::default();
+    args.limits.apply(&mut opts);
     opts.decompress.zstd = !args.no_zstd;
     let added = source::add(&mut hashing, &opts)
         .with_context(|| format!("cannot read {}", args.tarball.display()))?;

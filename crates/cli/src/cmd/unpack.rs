@@ -42,6 +42,8 @@ pub struct Args {
     /// Where to write the manifest of what could not be applied.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -67,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let file = File::open(&args.tarball)
         .with_context(|| format!("cannot open {}", args.tarball.display()))?;
     let mut opts = source::Options::default();
+    args.limits.apply(&mut opts);
     opts.unpack.implied_dir_mtime = layerproof_archive::Timestamp::from_secs(args.build_time);
     let added = source::add(BufReader::with_capacity(1 << 20, file), &opts)
         .with_context(|| format!("cannot read {}", args.tarball.display()))?;

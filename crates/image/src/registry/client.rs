@@ -211,6 +211,35 @@ impl Registry {
         }
     }
 
+    /// `text` (a server's error body, quoted in our errors) with every secret this client
+    /// holds replaced by `<redacted>`: the password, the basic header and its base64, an
+    /// identity token, and the bearer tokens. A hostile or careless server that echoes the
+    /// request's `Authorization` header back must not make us print it.
+    fn redact(&self, text: String) -> String {
+        let mut secrets: Vec<String> = Vec::new();
+        match &self.creds {
+            Some(c @ Credentials::Basic { password, .. }) => {
+                secrets.push(password.expose().to_string());
+                if let Some(h) = c.basic_header() {
+                    secrets.push(h.expose().trim_start_matches("Basic ").to_string());
+                }
+            }
+            Some(Credentials::IdentityToken(t)) => secrets.push(t.expose().to_string()),
+            None => {}
+        }
+        if let Ok(map) = self.auth.lock() {
+            for v in map.values() {
+                let v = v.expose();
+                secrets.push(v.split_once(' ').map_or(v, |(_, t)| t).to_string());
+            }
+        }
+        let mut out = text;
+        for s in secrets.iter().filter(|s| s.len() >= 4) {
+            out = out.replace(s.as_str(), "<redacted>");
+        }
+        out
+    }
+
     fn auth_value(&self) -> Option<Secret> {
         let map = self.auth.lock().ok()?;
         map.get(&self.scope()).or_else(|| map.get("basic")).cloned()
@@ -286,7 +315,7 @@ impl Registry {
                 if status != 200 {
                     return Err(fail(format!(
                         "token endpoint {realm} answered HTTP {status}: {}",
-                        error_detail(resp)
+                        self.redact(error_detail(resp))
                     )));
                 }
                 let body = resp
@@ -388,7 +417,10 @@ impl Registry {
                         return Err(Error::Http {
                             url: cur,
                             status,
-                            detail: format!("{} (after {attempt} attempts)", error_detail(resp)),
+                            detail: format!(
+                                "{} (after {attempt} attempts)",
+                                self.redact(error_detail(resp))
+                            ),
                         });
                     }
                     let hint = retry_after(&resp);
@@ -396,14 +428,14 @@ impl Registry {
                 }
                 404 => {
                     return Err(Error::NotFound {
-                        what: format!("{cur} ({})", error_detail(resp)),
+                        what: format!("{cur} ({})", self.redact(error_detail(resp))),
                     });
                 }
                 _ => {
                     return Err(Error::Http {
                         url: cur,
                         status,
-                        detail: error_detail(resp),
+                        detail: self.redact(error_detail(resp)),
                     });
                 }
             }

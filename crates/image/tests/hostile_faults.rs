@@ -1,0 +1,437 @@
+//! Hostile registries and layouts (issue 8), beyond what `registry.rs` and `local.rs` cover:
+//! a server on 127.0.0.1 that lies (oversized and endless bodies, lying Content-Length,
+//! redirect loops, secrets echoed back in error bodies), digest algorithm confusion in OCI
+//! layouts, and docker-archives whose files are links out of the archive.
+//!
+//! The server is a few lines of `std::net` here rather than the real `docker-registry`, because
+//! no real registry misbehaves on purpose; it only listens on loopback and stops with the test.
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use layerproof_image::chain;
+use layerproof_image::registry::auth::{Credentials, Secret};
+use layerproof_image::{
+    Digest, Error, ImageRef, OpenOptions, PlatformSelector, Registry, RegistryOptions,
+};
+
+const PASSWORD: &str = "hunter2-correct-horse";
+const TOKEN: &str = "tok.eyJzZWNyZXQiOiJ0b2tlbiJ9.sig";
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Request {
+    path: String,
+    headers: HashMap<String, String>,
+}
+
+/// What to answer: status, headers, body (`None` body length means "endless").
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// Repeat `body` this many times (a stream of that many bytes without buffering it).
+    repeat: usize,
+}
+
+fn resp(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    Response {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.to_vec(),
+        repeat: 1,
+    }
+}
+
+type Handler = dyn Fn(&Request, &str) -> Response + Send + Sync;
+
+/// A loopback HTTP/1.1 server: one thread per connection, `Connection: close`.
+struct Server {
+    addr: String,
+    seen: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Server {
+    fn start(handler: Box<Handler>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let handler: Arc<Handler> = Arc::from(handler);
+        let (seen2, addr2) = (seen.clone(), addr.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (h, s, a) = (handler.clone(), seen2.clone(), addr2.clone());
+                std::thread::spawn(move || serve(conn, &*h, &s, &a));
+            }
+        });
+        Server { addr, seen }
+    }
+}
+
+fn serve(conn: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>, addr: &str) {
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut r = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    if r.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let req = Request { path, headers };
+    seen.lock().unwrap().push(req.clone());
+    let res = handler(&req, addr);
+    let mut w = conn;
+    let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", res.status);
+    for (k, v) in &res.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !res.headers.iter().any(|(k, _)| k == "Content-Length") {
+        head.push_str(&format!(
+            "Content-Length: {}\r\n",
+            res.body.len() * res.repeat
+        ));
+    }
+    head.push_str("\r\n");
+    if w.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    for _ in 0..res.repeat {
+        if w.write_all(&res.body).is_err() {
+            return; // the client hung up, as it should on an oversized body
+        }
+    }
+}
+
+fn client(addr: &str, opts: RegistryOptions) -> Registry {
+    match format!("{addr}/hostile/img:v1")
+        .parse::<ImageRef>()
+        .unwrap()
+    {
+        ImageRef::Registry(rr) => Registry::new(rr, opts).unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn opts() -> RegistryOptions {
+    RegistryOptions {
+        docker_config: Some("/nonexistent/config.json".into()),
+        cache: None,
+        retry_base: Duration::from_millis(5),
+        max_retry_after: Duration::from_secs(1),
+        ..RegistryOptions::default()
+    }
+}
+
+fn with_password() -> RegistryOptions {
+    RegistryOptions {
+        credentials: Some(Credentials::Basic {
+            username: "alice".into(),
+            password: Secret::new(PASSWORD),
+        }),
+        ..opts()
+    }
+}
+
+/// Every way a secret could be spelled in an error: the password, the basic header's base64,
+/// and the bearer token.
+fn assert_no_secret(text: &str) {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
+    for s in [PASSWORD, basic.as_str(), TOKEN, "hunter2"] {
+        assert!(!text.contains(s), "secret {s:?} leaked in: {text}");
+    }
+}
+
+fn resolve(r: &Registry) -> Result<chain::Chain, Error> {
+    chain::resolve(r, &PlatformSelector::All, 1 << 20)
+}
+
+#[test]
+fn secrets_echoed_by_a_hostile_registry_never_reach_an_error() {
+    // Basic auth, then an error body that repeats the Authorization header back.
+    let s = Server::start(Box::new(|req, _| match req.headers.get("authorization") {
+        None => resp(401, &[("WWW-Authenticate", r#"Basic realm="x""#)], b""),
+        Some(a) => resp(
+            400,
+            &[("Content-Type", "application/json")],
+            format!(r#"{{"errors":[{{"code":"DENIED","message":"you sent {a}"}}]}}"#).as_bytes(),
+        ),
+    }));
+    let e = resolve(&client(&s.addr, with_password())).unwrap_err();
+    assert_no_secret(&format!("{e} {e:?}"));
+    assert!(e.to_string().contains("DENIED"), "{e}");
+
+    // The same echo as plain text on a 404, and on 500s until retries run out.
+    for status in [404u16, 503] {
+        let s = Server::start(Box::new(move |req, _| {
+            match req.headers.get("authorization") {
+                None => resp(401, &[("WWW-Authenticate", r#"Basic realm="x""#)], b""),
+                Some(a) => resp(status, &[], format!("echo: {a}").as_bytes()),
+            }
+        }));
+        let e = resolve(&client(&s.addr, with_password())).unwrap_err();
+        assert_no_secret(&format!("{e} {e:?}"));
+    }
+
+    // Bearer: the token endpoint echoes the basic credentials; then a registry that echoes the
+    // bearer token it was given.
+    let s = Server::start(Box::new(|req, addr| {
+        if req.path.starts_with("/token") {
+            let a = req
+                .headers
+                .get("authorization")
+                .cloned()
+                .unwrap_or_default();
+            return resp(403, &[], format!("bad credentials {a}").as_bytes());
+        }
+        resp(
+            401,
+            &[(
+                "WWW-Authenticate",
+                &format!(r#"Bearer realm="http://{addr}/token",service="s""#),
+            )],
+            b"",
+        )
+    }));
+    let e = resolve(&client(&s.addr, with_password())).unwrap_err();
+    assert!(matches!(e, Error::Auth { .. }), "{e}");
+    assert_no_secret(&format!("{e} {e:?}"));
+
+    let s = Server::start(Box::new(|req, addr| {
+        if req.path.starts_with("/token") {
+            return resp(200, &[], format!(r#"{{"token":"{TOKEN}"}}"#).as_bytes());
+        }
+        match req.headers.get("authorization") {
+            Some(a) if a.starts_with("Bearer") => {
+                resp(418, &[], format!("I saw your {a} and {TOKEN}").as_bytes())
+            }
+            _ => resp(
+                401,
+                &[(
+                    "WWW-Authenticate",
+                    &format!(
+                        r#"Bearer realm="http://{addr}/token",scope="repository:hostile/img:pull""#
+                    ),
+                )],
+                b"",
+            ),
+        }
+    }));
+    let e = resolve(&client(&s.addr, with_password())).unwrap_err();
+    assert!(e.to_string().contains("418"), "{e}");
+    assert_no_secret(&format!("{e} {e:?}"));
+}
+
+#[test]
+fn oversized_and_endless_manifests_stop_at_the_limit() {
+    // A Content-Length far over the limit: refused before the body is read.
+    let s = Server::start(Box::new(|_, _| Response {
+        status: 200,
+        headers: vec![(
+            "Content-Type".into(),
+            "application/vnd.oci.image.manifest.v1+json".into(),
+        )],
+        body: vec![b' '; 1 << 20],
+        repeat: 64,
+    }));
+    let start = Instant::now();
+    let e = resolve(&client(&s.addr, opts())).unwrap_err();
+    assert!(
+        matches!(e, Error::TooLarge { limit, .. } if limit == layerproof_image::DEFAULT_MAX_MANIFEST),
+        "{e}"
+    );
+    assert!(e.to_string().contains("4194304"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(20));
+
+    // A Content-Length that lies low: the body is cut at the limit all the same.
+    let s = Server::start(Box::new(|_, _| Response {
+        status: 200,
+        headers: vec![
+            ("Content-Length".into(), "100".into()),
+            (
+                "Content-Type".into(),
+                "application/vnd.oci.image.manifest.v1+json".into(),
+            ),
+        ],
+        body: vec![b'{'; 1 << 20],
+        repeat: 16,
+    }));
+    let e = resolve(&client(&s.addr, opts())).unwrap_err();
+    // ureq reads exactly Content-Length bytes: 100 bytes of '{' are not a manifest.
+    assert!(matches!(e, Error::Parse { .. }), "{e}");
+
+    // A manifest limit lowered by the caller applies the same way.
+    let small = RegistryOptions {
+        max_manifest_bytes: 1000,
+        ..opts()
+    };
+    let s = Server::start(Box::new(|_, _| {
+        resp(
+            200,
+            &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+            format!(
+                r#"{{"schemaVersion":2,"manifests":[],"pad":"{}"}}"#,
+                "x".repeat(5000)
+            )
+            .as_bytes(),
+        )
+    }));
+    let e = resolve(&client(&s.addr, small)).unwrap_err();
+    assert!(matches!(e, Error::TooLarge { limit: 1000, .. }), "{e}");
+}
+
+#[test]
+fn redirect_loops_end() {
+    let s = Server::start(Box::new(|req, addr| {
+        resp(
+            307,
+            &[("Location", &format!("http://{addr}{}x", req.path))],
+            b"",
+        )
+    }));
+    let start = Instant::now();
+    let e = resolve(&client(&s.addr, opts())).unwrap_err();
+    assert!(e.to_string().contains("redirect"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert!(s.seen.lock().unwrap().len() <= 10);
+}
+
+#[test]
+fn digest_algorithm_confusion_is_an_error() {
+    for (input, unsupported) in [
+        (format!("sha512:{}", "a".repeat(128)), true),
+        (format!("md5:{}", "a".repeat(32)), true),
+        (format!("sha256:{}", "A".repeat(64)), false),
+        (format!("sha256:{}", "a".repeat(63)), false),
+        (format!("sha256:{}", "a".repeat(65)), false),
+        ("sha256:".to_string(), false),
+        (":abc".to_string(), false),
+        ("sha256".to_string(), false),
+        (format!("SHA256:{}", "a".repeat(64)), false),
+        (format!("sha256:{}/../../x", "a".repeat(64)), false),
+        (format!("sha256:../../../../etc/{}", "a".repeat(48)), false),
+    ] {
+        match Digest::parse(&input) {
+            Err(Error::UnsupportedDigest { .. }) if unsupported => {}
+            Err(Error::MalformedDigest { .. }) if !unsupported => {}
+            other => panic!("{input}: {other:?}"),
+        }
+    }
+
+    // An OCI layout whose index names a sha512 or a malformed digest: refused while resolving,
+    // never turned into a path.
+    for digest in [
+        format!("sha512:{}", "b".repeat(128)),
+        "sha256:../../../etc/passwd".to_string(),
+        format!("sha256:{}", "C".repeat(64)),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        layout(tmp.path(), &digest);
+        let r = format!("oci:{}", tmp.path().display());
+        let e = layerproof_image::open(&r.parse().unwrap(), &OpenOptions::default())
+            .and_then(|src| chain::resolve(src.as_ref(), &PlatformSelector::All, 1 << 20))
+            .err()
+            .unwrap_or_else(|| panic!("{digest} accepted"));
+        assert!(
+            matches!(
+                e,
+                Error::UnsupportedDigest { .. }
+                    | Error::MalformedDigest { .. }
+                    | Error::Parse { .. }
+            ),
+            "{digest}: {e:?}"
+        );
+    }
+}
+
+/// A minimal OCI layout whose index has one manifest descriptor with `digest`.
+fn layout(dir: &Path, digest: &str) {
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":2}}]}}"#
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn docker_archive_links_out_of_the_archive_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = b"{}";
+    let cfg_name = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a.json";
+    for (what, link_type, target) in [
+        (
+            "symlink-relative",
+            tar::EntryType::Symlink,
+            "../../../etc/passwd",
+        ),
+        ("symlink-absolute", tar::EntryType::Symlink, "/etc/passwd"),
+        ("hardlink-outside", tar::EntryType::Link, "../outside"),
+    ] {
+        let path = tmp.path().join(format!("{what}.tar"));
+        let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        let mj =
+            format!(r#"[{{"Config":"{cfg_name}","RepoTags":["a:b"],"Layers":["layer.tar"]}}]"#);
+        for (name, body) in [("manifest.json", mj.as_bytes()), (cfg_name, &cfg[..])] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, body).unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(link_type);
+        h.set_size(0);
+        h.set_cksum();
+        b.append_link(&mut h, "layer.tar", target).unwrap();
+        b.finish().unwrap();
+        drop(b);
+        let r = format!("docker-archive:{}", path.display());
+        let res = layerproof_image::open(&r.parse().unwrap(), &OpenOptions::default());
+        let e = match res {
+            Err(e) => e,
+            Ok(src) => {
+                let c = chain::resolve(src.as_ref(), &PlatformSelector::All, 1 << 20);
+                match c {
+                    Err(e) => e,
+                    Ok(c) => {
+                        let l = &c.images()[0].layers[0].blob;
+                        let mut out = Vec::new();
+                        match src.blob(l) {
+                            Err(e) => e,
+                            Ok(mut r) => match r.read_to_end(&mut out) {
+                                Err(e) => Error::from_io(e, "layer"),
+                                Ok(_) => panic!("{what}: read {} bytes", out.len()),
+                            },
+                        }
+                    }
+                }
+            }
+        };
+        assert!(
+            matches!(
+                e,
+                Error::PathEscape { .. } | Error::NotFound { .. } | Error::Layout { .. }
+            ),
+            "{what}: {e:?}"
+        );
+    }
+}

@@ -4,7 +4,8 @@
 //! The published gzip blob is fingerprinted (header fields, member and block structure; see
 //! [`layerproof_layer::compress::fingerprint`]), and the likeliest compressors we can reproduce
 //! exactly — Go's `compress/gzip` (what Docker engines push), pigz (debuerreotype's
-//! `pigz --best --no-time`), GNU gzip `-n` — re-encode our layer. The compressor's own
+//! `pigz --best --no-time`), GNU gzip `-n`, a plain zlib stream behind the blob's own header
+//! (Python's `gzip`) — re-encode our layer. The compressor's own
 //! parameters that the header records (pigz's stored name and mtime, the piece size) are taken
 //! from the published blob and reported; the bytes compressed are always ours.
 
@@ -12,7 +13,7 @@ use std::io::{self, Read, Write};
 
 use layerproof_layer::HashingWriter;
 use layerproof_layer::compress::fingerprint::{self, Compressor, Fingerprint};
-use layerproof_layer::compress::{gnu_gzip, go, pigz};
+use layerproof_layer::compress::{gnu_gzip, go, pigz, zlib};
 use serde::Serialize;
 
 /// At most this many compressors are tried (each is a full compression of the layer).
@@ -90,7 +91,19 @@ fn encode(c: &Compressor, fp: &Fingerprint, layer: LayerBytes<'_>) -> Option<io:
                 pigz::compress(r, HashingWriter::new(io::sink()), &opts)
             })
         }
-        Compressor::Zlib { .. } | Compressor::Unknown => return None,
+        // one plain zlib stream behind the blob's own header (Python's gzip module, …)
+        Compressor::Zlib { level } => {
+            let header = fp.header.to_bytes();
+            piped(layer, |r| {
+                zlib::compress_gzip(
+                    r,
+                    HashingWriter::new(io::sink()),
+                    level.unwrap_or(6),
+                    &header,
+                )
+            })
+        }
+        Compressor::Unknown => return None,
     })
 }
 
@@ -154,7 +167,7 @@ pub fn reproduce(
         .candidates
         .iter()
         .map(|c| &c.compressor)
-        .filter(|c| !matches!(c, Compressor::Zlib { .. } | Compressor::Unknown))
+        .filter(|c| !matches!(c, Compressor::Unknown))
         .take(MAX_TRIES)
     {
         let Some(result) = encode(c, &fp, layer) else {

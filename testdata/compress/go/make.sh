@@ -60,11 +60,22 @@ for f in $(cd "$work/in" && ls | LC_ALL=C sort); do
   isha=$(sha256sum < "$in" | cut -d' ' -f1)
   for l in $(levels_for "$f"); do
     "$work/gogzip" -level "$l" < "$in" > "$work/o.gz"
+    if [[ $f == slide-corner ]]; then
+      # Go's own corner: 65 535-byte writes slide the window early and lose the match
+      # 32 768 bytes back, so that output differs; 32 KiB writes (Docker's io.Copy) are the
+      # reference, and 1 MiB writes agree with them.
+      if "$work/gogzip" -level "$l" -chunk 65535 < "$in" | cmp -s - "$work/o.gz" && (( l >= 4 )); then
+        echo "note: $f level $l: Go's 65535-byte writes did not hit the corner" >&2
+      fi
+      "$work/gogzip" -level "$l" -chunk 1048576 < "$in" | cmp -s - "$work/o.gz" \
+        || { echo "Go is chunk-dependent beyond the known corner: $f level $l" >&2; exit 1; }
+    else
     for c in 1 7 1048576; do
       if [[ $c -eq 1 && $ilen -gt 3000000 ]]; then continue; fi
       "$work/gogzip" -level "$l" -chunk "$c" < "$in" | cmp -s - "$work/o.gz" \
         || { echo "Go itself is chunk-dependent: $f level $l chunk $c" >&2; exit 1; }
     done
+    fi
     olen=$(stat -c %s "$work/o.gz")
     osha=$(sha256sum < "$work/o.gz" | cut -d' ' -f1)
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$f" "$ilen" "$isha" "$l" "$olen" "$osha" >> "$tsv"

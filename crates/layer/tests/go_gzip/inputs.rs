@@ -205,6 +205,17 @@ pub fn mixed(seed: u64, n: usize) -> Vec<u8> {
     out
 }
 
+/// Random bytes with the same 5 bytes at offsets 32 506 and 65 274 (32 768 apart): the one
+/// place where Go's output depends on write sizes (see the `compress::go` docs). With
+/// 65 535-byte writes Go slides its window one step early, which changes its output; with
+/// 32 KiB writes it does not, and that is the output we must match.
+pub fn slide_corner() -> Vec<u8> {
+    let mut d = Rng::new(300).bytes(100_000);
+    d[32_506..32_511].copy_from_slice(b"QWXYZ");
+    d[65_274..65_279].copy_from_slice(b"QWXYZ");
+    d
+}
+
 /// Every generated input, by fixture name.
 pub fn generated() -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = vec![
@@ -220,6 +231,7 @@ pub fn generated() -> Vec<(String, Vec<u8>)> {
         ("runs-500k".into(), runs(5, 500_000)),
         ("far-repeats".into(), far_repeats(6)),
         ("mixed-1m".into(), mixed(7, 1 << 20)),
+        ("slide-corner".into(), slide_corner()),
     ];
     // Sizes around level 1's small-block thresholds, the window, the buffer, the block size
     // and the 262-byte lookahead.

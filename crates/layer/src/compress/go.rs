@@ -77,7 +77,7 @@
 
 //! # Evidence
 //!
-//! * `tests/go_gzip.rs`: 257 (input, level) cases from `testdata/compress/go/make.sh`
+//! * `tests/go_gzip.rs`: 262 (input, level) cases from `testdata/compress/go/make.sh`
 //!   (generated inputs of 0 B – 1 MiB around every threshold, plus a real 2.8 MB tar) are
 //!   byte-identical to Go; a proptest shows chunking independence; and the blobs that
 //!   Docker 20.10 and 26.1 pushed to a registry for a `FROM scratch`/`ADD` image are

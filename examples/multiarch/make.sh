@@ -6,7 +6,7 @@
 # tarball by the predefined TARGETARCH argument, built for linux/amd64 and linux/arm64 in one
 # `docker buildx build` and exported as an OCI image index.
 #
-# Needs the Docker 26.1 binaries `cargo xtask engines` extracts under /tmp/d26/root; starts (and
+# Needs the Docker 26.1 binaries `cargo xtask engines` extracts (under /tmp/layerproof-engines/d26/root); starts (and
 # stops) a private daemon with the containerd image store, which multi-platform export needs.
 #
 # Writes next to this script:
@@ -16,7 +16,13 @@
 #   PROVENANCE.json                            engine versions, commands, date, sha256 of every file
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-D26=${D26:-/tmp/d26/root/usr/bin/docker}
+# `cargo xtask engines` extracts Docker 26.1 under its root (or reuses an older /tmp/d26)
+if [ -z "${D26:-}" ]; then
+  for d in /tmp/layerproof-engines/d26/root/usr/bin/docker /tmp/d26/root/usr/bin/docker; do
+    [ -x "$d" ] && { D26=$d; break; }
+  done
+fi
+D26=${D26:-/tmp/layerproof-engines/d26/root/usr/bin/docker}
 export DOCKER_CONFIG=${DOCKER_CONFIG:-/tmp/layerproof-engines/docker-config}
 WORK=$(mktemp -d)
 CTR=/tmp/layerproof-example-ctr
@@ -45,7 +51,8 @@ DF
 mkdir -p $CTR "$WORK/ctx"
 cp "$HERE/Dockerfile" "$HERE"/rootfs-*.tar.gz "$WORK/ctx/"
 printf '{"features":{"containerd-snapshotter":true}}\n' > $CTR/daemon.json
-PATH=/tmp/d26/root/usr/bin:/tmp/d26/root/usr/sbin:$PATH setsid dockerd --config-file $CTR/daemon.json \
+D26ROOT=$(dirname "$(dirname "$(dirname "$D26")")")
+PATH=$D26ROOT/usr/bin:$D26ROOT/usr/sbin:$PATH setsid dockerd --config-file $CTR/daemon.json \
   --data-root $CTR/data --exec-root $CTR/exec --host unix://$CTR/docker.sock --pidfile $CTR/pid \
   --bridge none --iptables=false --ip6tables=false > $CTR/log 2>&1 < /dev/null &
 i=0; until DOCKER_HOST=unix://$CTR/docker.sock $D26 info >/dev/null 2>&1; do

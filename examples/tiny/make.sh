@@ -14,7 +14,13 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 D20=${D20:-/usr/bin/docker}
-D26=${D26:-/tmp/d26/root/usr/bin/docker}
+# `cargo xtask engines` extracts Docker 26.1 under its root (or reuses an older /tmp/d26)
+if [ -z "${D26:-}" ]; then
+  for d in /tmp/layerproof-engines/d26/root/usr/bin/docker /tmp/d26/root/usr/bin/docker; do
+    [ -x "$d" ] && { D26=$d; break; }
+  done
+fi
+D26=${D26:-/tmp/layerproof-engines/d26/root/usr/bin/docker}
 D20_HOST=${D20_HOST:-unix:///tmp/layerproof-engines/d20/docker.sock}
 D26_HOST=${D26_HOST:-unix:///tmp/layerproof-engines/d26/docker.sock}
 export DOCKER_CONFIG=${DOCKER_CONFIG:-/tmp/layerproof-engines/docker-config}

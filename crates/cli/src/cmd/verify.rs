@@ -182,19 +182,43 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     // a debuerreotype-style directory: the tarball and its oci/ layout side by side
     let (rootfs, layout) = match &args.rootfs {
         Some(p) if p.is_dir() => {
-            let tarball = std::fs::read_dir(p)
+            // debian: rootfs.tar.xz; ubuntu: ubuntu-<series>-oci-<arch>-root.tar.gz
+            let mut tarballs: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("--rootfs {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
-                    let n = f.file_name().map(|n| n.to_string_lossy().into_owned());
-                    n.is_some_and(|n| {
-                        n.starts_with("rootfs.tar") && !n.ends_with(".sha256") && f.is_file()
-                    })
+                    let n = f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    f.is_file()
+                        && n.contains(".tar")
+                        && ![".sha256", ".asc", ".sig", ".gpg", ".manifest"]
+                            .iter()
+                            .any(|x| n.ends_with(x))
                 })
-                .min()
-                .ok_or_else(|| {
-                    anyhow::anyhow!("--rootfs {}: no rootfs.tar* in this directory", p.display())
-                })?;
+                .collect();
+            tarballs.sort();
+            let preferred = tarballs.iter().find(|f| {
+                f.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("rootfs.tar"))
+            });
+            let tarball = match (preferred, tarballs.as_slice()) {
+                (Some(t), _) => t.clone(),
+                (None, [one]) => one.clone(),
+                (None, []) => bail!(
+                    "--rootfs {}: no tarball (*.tar*) in this directory",
+                    p.display()
+                ),
+                (None, many) => bail!(
+                    "--rootfs {}: several tarballs, name one: {}",
+                    p.display(),
+                    many.iter()
+                        .map(|t| t.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             let oci = p.join("oci");
             (
                 Some(tarball),

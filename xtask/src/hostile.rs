@@ -3,7 +3,8 @@
 //! * `--generate` writes `testdata/hostile/<case>.<ext>` and `testdata/hostile/cases.json` from
 //!   the case table below (`--check` compares instead of writing). Large cases (10⁶ empty files)
 //!   are marked `runtime` and made in a temporary directory at run time, never committed.
-//! * Without flags, it builds the release `layerproof` and runs `layerproof inspect` on every
+//! * Without flags, it builds the release `layerproof` and runs `layerproof inspect` (and
+//!   `layerproof verify`, see [`run`]) on every
 //!   case, checking the exit code, a substring of the output, and a wall-time and peak-RSS bound
 //!   measured by GNU `time` around the child (the bounds are checked here, not in a unit test).
 //!
@@ -1003,14 +1004,8 @@ struct Run {
     timed_out: bool,
 }
 
-/// Run `layerproof inspect` under GNU time, killing it at the wall bound.
-fn run_case(
-    bin: &Path,
-    time_bin: &Path,
-    args: &[&str],
-    file: &Path,
-    wall: Duration,
-) -> Result<Run> {
+/// Run `layerproof ARGS` under GNU time, killing it at the wall bound.
+fn run_case(bin: &Path, time_bin: &Path, args: &[String], wall: Duration) -> Result<Run> {
     let work = tempfile::tempdir()?;
     let stats = work.path().join("time");
     let out_path = work.path().join("out");
@@ -1022,9 +1017,7 @@ fn run_case(
         .arg("-o")
         .arg(&stats)
         .arg(bin)
-        .arg("inspect")
         .args(args)
-        .arg(file)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
@@ -1049,7 +1042,7 @@ fn run_case(
         .read_to_string(&mut output)
         .ok();
     let text = fs::read_to_string(&stats).unwrap_or_default();
-    // GNU time prints "Command exited with non-zero status N" before the format line.
+    // The format line is the last one ("Command exited with non-zero status N" may precede it).
     let last = text.lines().last().unwrap_or("");
     let rss_kib = last
         .split_whitespace()
@@ -1076,9 +1069,18 @@ pub fn run(repo: &Path, only: &[String]) -> Result<ExitCode> {
         bail!("/usr/bin/time (GNU time, Debian package `time`) is needed to measure peak RSS");
     }
     let bin = build_release(repo)?;
-    // TODO(verify): `layerproof verify --dockerfile … --image …` is not implemented yet
-    // (crates/cli/src/cmd/verify.rs is a stub). When it is, run each case through it as well:
-    // write `FROM scratch\nADD <file> /\n` beside the file and expect the same exit code.
+    // `layerproof verify` runs each case too: the case as the one ADD of a scratch Dockerfile,
+    // against an unrelated committed image, so the expected exit is 2 where inspect's is 2
+    // (with the same message) and 1 otherwise (Docker refuses, or the layer differs). Only
+    // cases without extra flags (verify does not take the limit flags yet) and without the
+    // run-time 10⁶-file archive.
+    let has_verify = Command::new(&bin)
+        .args(["verify", "--help"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let image = repo.join("testdata/image/docker-20.10.tar");
     let work = tempfile::tempdir()?;
     let cases = cases();
     let selected: Vec<&Case> = cases
@@ -1101,40 +1103,45 @@ pub fn run(repo: &Path, only: &[String]) -> Result<ExitCode> {
         } else {
             dir.join(&c.file)
         };
-        let r = run_case(&bin, &time_bin, &c.args, &file, c.wall)?;
-        let mut problems = Vec::new();
-        if r.timed_out {
-            problems.push(format!("killed after {:?} (bound {:?})", r.wall, c.wall));
-        }
-        if r.code != Some(i32::from(c.exit)) {
-            problems.push(format!("exit {:?}, expected {}", r.code, c.exit));
-        }
-        if !r.output.contains(c.message) {
-            problems.push(format!("output lacks {:?}", c.message));
-        }
-        if r.rss_kib > c.rss_kib {
-            problems.push(format!("peak RSS {} KiB over {} KiB", r.rss_kib, c.rss_kib));
-        }
-        if r.output.contains("panicked") {
-            problems.push("panicked".into());
-        }
-        let head = format!(
-            "{:<36} exit {} {:>7.2}s {:>7} KiB",
+        let mut args: Vec<String> = vec!["inspect".into()];
+        args.extend(c.args.iter().map(|a| a.to_string()));
+        args.push(file.display().to_string());
+        let ok = check(
+            c,
             c.name,
-            r.code.map_or("-".to_string(), |c| c.to_string()),
-            r.wall.as_secs_f64(),
-            r.rss_kib
+            c.exit,
+            &run_case(&bin, &time_bin, &args, c.wall)?,
         );
-        if problems.is_empty() {
-            passed += 1;
-            println!("ok     {head}");
+        if ok {
+            passed += 1
         } else {
-            failed += 1;
-            println!("FAILED {head}: {}", problems.join("; "));
-            for line in r.output.lines().take(8) {
-                println!("         | {line}");
-            }
+            failed += 1
         }
+        if has_verify && c.args.is_empty() && !c.runtime {
+            let ctx = work.path().join(format!("verify-{}", c.name));
+            fs::create_dir_all(&ctx)?;
+            fs::copy(&file, ctx.join(&c.file))?;
+            let dockerfile = ctx.join("Dockerfile");
+            fs::write(&dockerfile, format!("FROM scratch\nADD {} /\n", c.file))?;
+            let args: Vec<String> = vec![
+                "verify".into(),
+                "--quiet".into(),
+                "--no-cache".into(),
+                "--platform".into(),
+                "linux/amd64".into(),
+                "--dockerfile".into(),
+                dockerfile.display().to_string(),
+                "--image".into(),
+                format!("docker-archive:{}", image.display()),
+            ];
+            let want = if c.exit == 2 { 2 } else { 1 };
+            let name = format!("verify:{}", c.name);
+            let ok = check(c, &name, want, &run_case(&bin, &time_bin, &args, c.wall)?);
+            if ok { passed += 1 } else { failed += 1 }
+        }
+    }
+    if !has_verify {
+        println!("(this layerproof has no `verify` command: only `inspect` was run)");
     }
     println!("\nhostile corpus: {passed} passed, {failed} failed");
     Ok(if failed == 0 {
@@ -1142,4 +1149,42 @@ pub fn run(repo: &Path, only: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Check one run against the case: exit code, message (for inspect, and for limit errors),
+/// bounds, no panic. Prints one line; true when it passed.
+fn check(c: &Case, name: &str, want_exit: u8, r: &Run) -> bool {
+    let mut problems = Vec::new();
+    if r.timed_out {
+        problems.push(format!("killed after {:?} (bound {:?})", r.wall, c.wall));
+    }
+    if r.code != Some(i32::from(want_exit)) {
+        problems.push(format!("exit {:?}, expected {want_exit}", r.code));
+    }
+    if (want_exit == c.exit || want_exit == 2) && !r.output.contains(c.message) {
+        problems.push(format!("output lacks {:?}", c.message));
+    }
+    if r.rss_kib > c.rss_kib {
+        problems.push(format!("peak RSS {} KiB over {} KiB", r.rss_kib, c.rss_kib));
+    }
+    if r.output.contains("panicked") {
+        problems.push("panicked".into());
+    }
+    let head = format!(
+        "{:<43} exit {} {:>7.2}s {:>7} KiB",
+        name,
+        r.code.map_or("-".to_string(), |c| c.to_string()),
+        r.wall.as_secs_f64(),
+        r.rss_kib
+    );
+    if problems.is_empty() {
+        println!("ok     {head}");
+        true
+    } else {
+        println!("FAILED {head}: {}", problems.join("; "));
+        for line in r.output.lines().take(8) {
+            println!("         | {line}");
+        }
+        false
+    }
 }

@@ -75,9 +75,8 @@ pub enum Error {
 #[error("{message}")]
 pub struct LimitError {
     /// The limit's name, which is also the `layerproof` flag that sets it: `max-entries`,
-    /// `max-depth`, `max-path-len`, `max-name-bytes`, `max-data-bytes`, `max-decompressed-bytes`,
-    /// `max-pax-size`,
-    /// `max-long-name-size`.
+    /// `max-depth`, `max-path-len`, `max-name-bytes`, `max-data-bytes`,
+    /// `max-decompressed-bytes`, `max-pax-size`, `max-long-name-size`.
     pub limit: &'static str,
     /// The limit's value.
     pub value: u64,

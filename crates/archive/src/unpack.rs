@@ -163,8 +163,7 @@ pub enum RefusalKind {
     /// [`crate::source::add`] turns it into [`crate::source::Error::Limit`]).
     Limit {
         /// Which limit (`max-entries`, `max-depth`, `max-path-len`, `max-name-bytes`,
-        /// `max-data-bytes`): also the
-        /// command-line flag that raises it.
+        /// `max-data-bytes`): also the command-line flag that raises it.
         limit: &'static str,
         /// Its value.
         value: u64,

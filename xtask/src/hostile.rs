@@ -405,6 +405,38 @@ fn files() -> Result<Vec<(String, Vec<u8>)>> {
             t.hardlink("passwd", "up/etc/ok", 0o644);
         }),
     ));
+    // Names created through a chain of 40 symlinks to a 1000-deep directory, each with 1000
+    // missing parents: every entry costs over a million path lookups (as it costs the kernel
+    // under Docker), so the total is bounded by the lookup limit.
+    let deep = vec!["d"; 1000].join("/");
+    let storm = after_first(|t| {
+        t.with_pax(
+            &[("path", deep.as_bytes())],
+            Header::new("deep/", b'5', 0o755),
+            b"",
+        );
+        t.with_pax(
+            &[("linkpath", format!("/{deep}").as_bytes())],
+            Header::new("s0", b'2', 0o777),
+            b"",
+        );
+        for i in 1..40 {
+            t.symlink(&format!("s{i}"), &format!("s{}", i - 1));
+        }
+        let tail = vec!["m"; 1000].join("/");
+        for j in 0..1000 {
+            let name = format!("s39/x{j}/{tail}/f");
+            t.with_pax(
+                &[("path", name.as_bytes())],
+                Header::new("f", b'0', 0o644),
+                b"",
+            );
+        }
+    });
+    out.push((
+        "symlink-chain-storm.tar.gz".into(),
+        compress(Z::Gzip, &storm)?,
+    ));
     // Directory/file replacement storm: each round a directory with children, then a file.
     out.push((
         "replace-storm.tar.gz".into(),
@@ -806,6 +838,25 @@ fn cases() -> Vec<Case> {
             "exit 0 as in Docker: the link target up/etc/ok resolves through a symlink that \
              climbs above the root, which clamps at the image's root: it links /etc/ok",
         ),
+        Case {
+            wall: Duration::from_secs(150),
+            ..case(
+                "symlink-chain-storm",
+                "symlink-chain-storm.tar.gz",
+                2,
+                "over the max-lookups limit of 500000000 (raise it with --max-lookups)",
+                "1000 names, each created through 40 chained symlinks below 1000 missing \
+                 parents (a 17 KB file): the lookup limit ends it in bounded time (some 20-60 s)",
+            )
+        },
+        case(
+            "symlink-chain-storm-lowered",
+            "symlink-chain-storm.tar.gz",
+            2,
+            "over the max-lookups limit of 10000000 (raise it with --max-lookups)",
+            "the same under a lowered lookup limit stops within a second",
+        )
+        .args(&["--max-lookups", "10000000"]),
         case(
             "replace-storm",
             "replace-storm.tar.gz",

@@ -75,7 +75,7 @@ pub enum Error {
 #[error("{message}")]
 pub struct LimitError {
     /// The limit's name, which is also the `layerproof` flag that sets it: `max-entries`,
-    /// `max-depth`, `max-path-len`, `max-name-bytes`, `max-data-bytes`,
+    /// `max-depth`, `max-path-len`, `max-name-bytes`, `max-data-bytes`, `max-lookups`,
     /// `max-decompressed-bytes`, `max-pax-size`, `max-long-name-size`.
     pub limit: &'static str,
     /// The limit's value.
@@ -114,6 +114,21 @@ impl LimitError {
             }
             _ => None,
         }
+    }
+
+    /// The unpack model's limits come as refusals of kind [`RefusalKind::Limit`].
+    fn from_refusal(r: &Refusal) -> Option<LimitError> {
+        let RefusalKind::Limit { limit, value } = r.kind else {
+            return None;
+        };
+        Some(LimitError {
+            limit,
+            value,
+            message: match r.entry {
+                Some(i) => format!("entry {i} {:?}: {}", r.name, r.message),
+                None => r.message.clone(),
+            },
+        })
     }
 
     /// The limit behind an entry body's read error, if any.
@@ -155,22 +170,10 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
         merge_formats(&mut formats, &header.formats);
         match unpacker.apply(&header, &mut reader.body()) {
             Ok(()) => {}
-            Err(unpack::Error::Refused(Refusal {
-                kind: RefusalKind::Limit { limit, value },
-                message,
-                entry,
-                name,
-            })) => {
-                return Err(Error::Limit(LimitError {
-                    limit,
-                    value,
-                    message: match entry {
-                        Some(i) => format!("entry {i} {name:?}: {message}"),
-                        None => message,
-                    },
-                }));
-            }
-            Err(unpack::Error::Refused(r)) => break Err(r),
+            Err(unpack::Error::Refused(r)) => match LimitError::from_refusal(&r) {
+                Some(limit) => return Err(Error::Limit(limit)),
+                None => break Err(r),
+            },
             Err(unpack::Error::Content {
                 source,
                 entry,
@@ -200,7 +203,7 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
         match reader.next_header() {
             Ok(Some(h)) => header = h,
             Ok(None) => {
-                break unpacker.finish().map_err(|e| match e {
+                let finished = unpacker.finish().map_err(|e| match e {
                     unpack::Error::Refused(r) => r,
                     other => Refusal {
                         entry: None,
@@ -209,6 +212,12 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
                         message: other.to_string(),
                     },
                 });
+                if let Err(r) = &finished
+                    && let Some(limit) = LimitError::from_refusal(r)
+                {
+                    return Err(Error::Limit(limit));
+                }
+                break finished;
             }
             Err(e) => {
                 if let Some(limit) = LimitError::from_read(&e) {

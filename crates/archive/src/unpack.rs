@@ -72,6 +72,10 @@ pub struct Options {
     /// each header before its body is read: a lying size field or a sparse entry whose holes
     /// expand to terabytes ends at once. Limit `max-data-bytes`.
     pub max_data_bytes: u64,
+    /// Stop when resolving names (each entry's parents, targets, and the symlinks on the way)
+    /// has looked up more than this many path components in all: a few thousand entries whose
+    /// names cross long symlink chains would otherwise take hours. Limit `max-lookups`.
+    pub max_lookups: u64,
 }
 
 /// Default of [`Options::max_entries`].
@@ -82,6 +86,9 @@ pub const DEFAULT_MAX_DEPTH: usize = 1024;
 pub const DEFAULT_MAX_PATH_LEN: usize = 4096;
 /// Default of [`Options::max_name_bytes`]: 1 GiB (a rootfs of a million files has ~100 MB).
 pub const DEFAULT_MAX_NAME_BYTES: u64 = 1 << 30;
+/// Default of [`Options::max_lookups`]: 5·10⁸, some 20–50 s of work; a rootfs of a million
+/// files needs a few 10⁷.
+pub const DEFAULT_MAX_LOOKUPS: u64 = 500_000_000;
 /// Default of [`Options::max_data_bytes`]: 64 GiB, the default decompression limit.
 pub const DEFAULT_MAX_DATA_BYTES: u64 = crate::compression::DEFAULT_MAX_DECOMPRESSED_BYTES;
 
@@ -98,6 +105,7 @@ impl Default for Options {
             max_path_len: DEFAULT_MAX_PATH_LEN,
             max_name_bytes: DEFAULT_MAX_NAME_BYTES,
             max_data_bytes: DEFAULT_MAX_DATA_BYTES,
+            max_lookups: DEFAULT_MAX_LOOKUPS,
         }
     }
 }
@@ -163,7 +171,7 @@ pub enum RefusalKind {
     /// [`crate::source::add`] turns it into [`crate::source::Error::Limit`]).
     Limit {
         /// Which limit (`max-entries`, `max-depth`, `max-path-len`, `max-name-bytes`,
-        /// `max-data-bytes`): also the command-line flag that raises it.
+        /// `max-data-bytes`, `max-lookups`): also the command-line flag that raises it.
         limit: &'static str,
         /// Its value.
         value: u64,
@@ -401,6 +409,8 @@ pub struct Unpacker {
     seen: std::collections::HashSet<[u8; 32]>,
     /// Bytes of names and link targets met so far (for `max_name_bytes`).
     name_bytes: u64,
+    /// Path components looked up so far (for `max_lookups`).
+    lookups: std::cell::Cell<u64>,
     /// For each inode created by a regular entry: the path the archive first gave it.
     first_name: BTreeMap<InodeId, Vec<u8>>,
     /// Inodes that gained a hard link.
@@ -419,6 +429,7 @@ impl Unpacker {
             dirs: Vec::new(),
             seen: Default::default(),
             name_bytes: 0,
+            lookups: std::cell::Cell::new(0),
             first_name: BTreeMap::new(),
             linked: Vec::new(),
         }
@@ -530,6 +541,7 @@ impl Unpacker {
                 ),
             ));
         }
+        self.check_lookups(Some(hdr), index)?;
         if hdr.typeflag == typeflag::DIR {
             self.dirs.push(PendingDirTime {
                 components,
@@ -562,6 +574,7 @@ impl Unpacker {
                     }));
                 }
             };
+            self.check_lookups(None, d.entry)?;
             let ino = self.tree.node(node).inode;
             if self.tree.inode(ino).kind != Kind::Dir {
                 self.hazards.push(Hazard::DirTimeAppliedToNonDir {
@@ -1081,9 +1094,44 @@ impl Unpacker {
 
     /// Kernel-style path resolution from the root. `follow_last` follows a final symlink.
     fn resolve(&self, components: &[Vec<u8>], follow_last: bool) -> Result<Resolved, Errno> {
-        let mut budget = MAX_SYMLINKS;
-        resolve_in(&self.tree, ROOT, components, follow_last, &mut budget)
+        let mut walk = Walk {
+            symlinks: MAX_SYMLINKS,
+            steps: 0,
+        };
+        let r = resolve_in(&self.tree, ROOT, components, follow_last, &mut walk);
+        self.lookups
+            .set(self.lookups.get().saturating_add(walk.steps));
+        r
     }
+
+    /// `max-lookups`: checked after each entry (and while re-applying directory times), so
+    /// one entry's work is bounded by the depth and symlink limits and the total by this.
+    fn check_lookups(&self, hdr: Option<&Header>, index: u64) -> Result<(), Error> {
+        let max = self.opts.max_lookups;
+        if self.lookups.get() <= max {
+            return Ok(());
+        }
+        let what = format!("resolving names took more than {max} path-component lookups");
+        Err(Error::Refused(Refusal {
+            entry: Some(index),
+            name: hdr.map(Header::display_name).unwrap_or_default(),
+            kind: RefusalKind::Limit {
+                limit: "max-lookups",
+                value: max,
+            },
+            message: format!(
+                "{what}: over the max-lookups limit of {max} (raise it with --max-lookups)"
+            ),
+        }))
+    }
+}
+
+/// What one path resolution may still do, and what it did.
+struct Walk {
+    /// Symlinks it may still follow.
+    symlinks: u32,
+    /// Components looked up so far.
+    steps: u64,
 }
 
 fn resolve_in(
@@ -1091,7 +1139,7 @@ fn resolve_in(
     start: NodeId,
     components: &[Vec<u8>],
     follow_last: bool,
-    budget: &mut u32,
+    walk: &mut Walk,
 ) -> Result<Resolved, Errno> {
     let mut cur = start;
     let n = components.len();
@@ -1100,6 +1148,7 @@ fn resolve_in(
     }
     for (i, comp) in components.iter().enumerate() {
         let last = i + 1 == n;
+        walk.steps += 1;
         if tree.inode_of(cur).kind != Kind::Dir {
             return Err(Errno::Enotdir);
         }
@@ -1127,10 +1176,10 @@ fn resolve_in(
         };
         let ino = tree.inode_of(child);
         if ino.kind == Kind::Symlink && (!last || follow_last) {
-            if *budget == 0 {
+            if walk.symlinks == 0 {
                 return Err(Errno::Eloop);
             }
-            *budget -= 1;
+            walk.symlinks -= 1;
             let target = &ino.link_target;
             if target.is_empty() {
                 return Err(Errno::Enoent);
@@ -1138,7 +1187,7 @@ fn resolve_in(
             let base = if target.starts_with(b"/") { ROOT } else { cur };
             let parts: Vec<Vec<u8>> = target.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
             // A dangling symlink (intermediate, or final and followed) is ENOENT.
-            let Resolved::Found(t) = resolve_in(tree, base, &parts, true, budget)? else {
+            let Resolved::Found(t) = resolve_in(tree, base, &parts, true, walk)? else {
                 return Err(Errno::Enoent);
             };
             if last {

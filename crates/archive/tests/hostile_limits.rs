@@ -176,3 +176,35 @@ fn file_data_limit_is_checked_before_the_body_is_read() {
     opts.unpack.max_data_bytes = 1 << 30;
     check_limit(&input, &opts, "max-data-bytes", 1 << 30);
 }
+
+#[test]
+fn path_lookups_are_bounded_across_symlink_chains() {
+    // A deep directory, a chain of symlinks to it, and entries created through the chain: each
+    // one costs thousands of lookups (the kernel's work in Docker, too).
+    let deep = vec![&b"d"[..]; 40].join(&b'/');
+    let target = [b"/".to_vec(), deep.clone()].concat();
+    let mut names: Vec<(Vec<u8>, u8, Vec<u8>)> = vec![(deep.clone(), b'5', Vec::new())];
+    names.push((b"s0".to_vec(), b'2', target));
+    for i in 1..30 {
+        names.push((
+            format!("s{i}").into_bytes(),
+            b'2',
+            format!("s{}", i - 1).into_bytes(),
+        ));
+    }
+    for j in 0..50 {
+        names.push((format!("s29/x{j}/f").into_bytes(), b'0', Vec::new()));
+    }
+    let entries: Vec<Entry<'_>> = names
+        .iter()
+        .map(|(n, t, l)| (n.as_slice(), *t, &b""[..], l.as_slice()))
+        .collect();
+    let input = tar(&entries);
+    assert!(matches!(
+        source::add(&input[..], &Options::default()),
+        Ok(Added::Archive(a)) if a.outcome.is_ok()
+    ));
+    let mut opts = Options::default();
+    opts.unpack.max_lookups = 5_000;
+    check_limit(&input, &opts, "max-lookups", 5_000);
+}

@@ -32,6 +32,10 @@ pub struct Limits {
     /// body is read: lying size fields, sparse files with terabyte holes).
     #[arg(long, value_name = "BYTES", default_value = "64G", value_parser = parse_size)]
     pub max_data_bytes: u64,
+    /// Stop when resolving names (parents, link targets, the symlinks on the way) has looked up
+    /// more than this many path components in all (long symlink chains make this quadratic).
+    #[arg(long, value_name = "N", default_value_t = unpack::DEFAULT_MAX_LOOKUPS)]
+    pub max_lookups: u64,
     /// Largest PAX extended header. Go's archive/tar (and so Docker) refuses more than 1 MiB;
     /// a lower value makes such headers an error of ours.
     #[arg(long, value_name = "BYTES", default_value = "1M", value_parser = parse_size)]
@@ -68,6 +72,7 @@ impl Limits {
         opts.unpack.max_path_len = self.max_path_len;
         opts.unpack.max_name_bytes = self.max_name_bytes;
         opts.unpack.max_data_bytes = self.max_data_bytes;
+        opts.unpack.max_lookups = self.max_lookups;
         opts.unpack.memory_budget = self.memory_budget;
     }
 }
@@ -137,6 +142,7 @@ mod tests {
             "max-path-len",
             "max-name-bytes",
             "max-data-bytes",
+            "max-lookups",
             "max-decompressed-bytes",
             "max-pax-size",
             "max-long-name-size",
@@ -175,6 +181,8 @@ mod tests {
             "2K",
             "--max-data-bytes",
             "5K",
+            "--max-lookups",
+            "77",
             "--max-pax-size",
             "100",
             "--max-long-name-size",
@@ -190,6 +198,7 @@ mod tests {
         assert_eq!(o.unpack.max_path_len, 9);
         assert_eq!(o.unpack.max_name_bytes, 2048);
         assert_eq!(o.unpack.max_data_bytes, 5 << 10);
+        assert_eq!(o.unpack.max_lookups, 77);
         assert_eq!(o.read.max_pax_size, 100);
         assert_eq!(o.read.max_gnu_long_name, 200);
         assert_eq!(o.unpack.memory_budget, 0);

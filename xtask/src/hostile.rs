@@ -437,6 +437,18 @@ fn files() -> Result<Vec<(String, Vec<u8>)>> {
         "symlink-chain-storm.tar.gz".into(),
         compress(Z::Gzip, &storm)?,
     ));
+    // Extended attributes of almost 1 MiB on each of 40 entries: kept in memory per inode.
+    let xattrs = after_first(|t| {
+        let value = vec![b'v'; (1 << 20) - 100];
+        for i in 0..40 {
+            t.with_pax(
+                &[("SCHILY.xattr.user.big", &value)],
+                Header::new(&format!("x/f{i}"), b'0', 0o644),
+                b"",
+            );
+        }
+    });
+    out.push(("xattr-bomb.tar.zst".into(), compress(Z::Zstd, &xattrs)?));
     // Directory/file replacement storm: each round a directory with children, then a file.
     out.push((
         "replace-storm.tar.gz".into(),
@@ -857,6 +869,23 @@ fn cases() -> Vec<Case> {
             "the same under a lowered lookup limit stops within a second",
         )
         .args(&["--max-lookups", "10000000"]),
+        case(
+            "xattr-bomb",
+            "xattr-bomb.tar.zst",
+            2,
+            "over the max-meta-bytes limit of 16777216 (raise it with --max-meta-bytes)",
+            "40 MiB of extended attributes (kept per inode in memory) stop at a lowered \
+             metadata limit",
+        )
+        .args(&["--max-meta-bytes", "16M"]),
+        case(
+            "xattr-bomb-default-limits",
+            "xattr-bomb.tar.zst",
+            0,
+            "xattr-dropped",
+            "exit 0 as in Docker (user.* xattrs are set on disk, never written to a layer): \
+             40 MiB of xattrs fit the default limits and memory bound",
+        ),
         case(
             "replace-storm",
             "replace-storm.tar.gz",

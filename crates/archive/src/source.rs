@@ -75,7 +75,7 @@ pub enum Error {
 #[error("{message}")]
 pub struct LimitError {
     /// The limit's name, which is also the `layerproof` flag that sets it: `max-entries`,
-    /// `max-depth`, `max-path-len`, `max-name-bytes`, `max-data-bytes`, `max-lookups`,
+    /// `max-depth`, `max-path-len`, `max-meta-bytes`, `max-data-bytes`, `max-lookups`,
     /// `max-decompressed-bytes`, `max-pax-size`, `max-long-name-size`.
     pub limit: &'static str,
     /// The limit's value.

@@ -65,9 +65,10 @@ pub struct Options {
     /// paths of 4096 bytes or more (`PATH_MAX`), so Docker cannot extract such a name anyway.
     /// Limit `max-path-len`.
     pub max_path_len: usize,
-    /// Stop when the names and link targets of all entries add up to more than this many
-    /// bytes: the unpack model keeps them in memory. Limit `max-name-bytes`.
-    pub max_name_bytes: u64,
+    /// Stop when the names, link targets and extended attributes (names and values) of all
+    /// entries add up to more than this many bytes: the unpack model keeps them in memory.
+    /// Limit `max-meta-bytes`.
+    pub max_meta_bytes: u64,
     /// Stop when regular files' sizes add up to more than this many bytes, checked against
     /// each header before its body is read: a lying size field or a sparse entry whose holes
     /// expand to terabytes ends at once. Limit `max-data-bytes`.
@@ -84,8 +85,8 @@ pub const DEFAULT_MAX_ENTRIES: u64 = 10_000_000;
 pub const DEFAULT_MAX_DEPTH: usize = 1024;
 /// Default of [`Options::max_path_len`]: Linux's `PATH_MAX`.
 pub const DEFAULT_MAX_PATH_LEN: usize = 4096;
-/// Default of [`Options::max_name_bytes`]: 1 GiB (a rootfs of a million files has ~100 MB).
-pub const DEFAULT_MAX_NAME_BYTES: u64 = 1 << 30;
+/// Default of [`Options::max_meta_bytes`]: 1 GiB (a rootfs of a million files has ~100 MB).
+pub const DEFAULT_MAX_META_BYTES: u64 = 1 << 30;
 /// Default of [`Options::max_lookups`]: 5·10⁸, some 20–50 s of work; a rootfs of a million
 /// files needs a few 10⁷.
 pub const DEFAULT_MAX_LOOKUPS: u64 = 500_000_000;
@@ -103,7 +104,7 @@ impl Default for Options {
             max_entries: DEFAULT_MAX_ENTRIES,
             max_depth: DEFAULT_MAX_DEPTH,
             max_path_len: DEFAULT_MAX_PATH_LEN,
-            max_name_bytes: DEFAULT_MAX_NAME_BYTES,
+            max_meta_bytes: DEFAULT_MAX_META_BYTES,
             max_data_bytes: DEFAULT_MAX_DATA_BYTES,
             max_lookups: DEFAULT_MAX_LOOKUPS,
         }
@@ -170,7 +171,7 @@ pub enum RefusalKind {
     /// The archive is larger than a configured limit of ours (not something Docker refuses:
     /// [`crate::source::add`] turns it into [`crate::source::Error::Limit`]).
     Limit {
-        /// Which limit (`max-entries`, `max-depth`, `max-path-len`, `max-name-bytes`,
+        /// Which limit (`max-entries`, `max-depth`, `max-path-len`, `max-meta-bytes`,
         /// `max-data-bytes`, `max-lookups`): also the command-line flag that raises it.
         limit: &'static str,
         /// Its value.
@@ -407,8 +408,8 @@ pub struct Unpacker {
     /// sha256 of each path already written by some entry (for duplicate detection; hashes keep
     /// memory per entry constant whatever the name's length).
     seen: std::collections::HashSet<[u8; 32]>,
-    /// Bytes of names and link targets met so far (for `max_name_bytes`).
-    name_bytes: u64,
+    /// Bytes of names, link targets and xattrs met so far (for `max_meta_bytes`).
+    meta_bytes: u64,
     /// Path components looked up so far (for `max_lookups`).
     lookups: std::cell::Cell<u64>,
     /// For each inode created by a regular entry: the path the archive first gave it.
@@ -428,7 +429,7 @@ impl Unpacker {
             stats: Stats::default(),
             dirs: Vec::new(),
             seen: Default::default(),
-            name_bytes: 0,
+            meta_bytes: 0,
             lookups: std::cell::Cell::new(0),
             first_name: BTreeMap::new(),
             linked: Vec::new(),
@@ -461,19 +462,21 @@ impl Unpacker {
                 ),
             ));
         }
-        self.name_bytes = self
-            .name_bytes
+        let xattr_bytes: u64 = hdr.xattrs().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        self.meta_bytes = self
+            .meta_bytes
             .saturating_add(hdr.name.len() as u64)
-            .saturating_add(hdr.linkname.len() as u64);
-        if self.name_bytes > self.opts.max_name_bytes {
+            .saturating_add(hdr.linkname.len() as u64)
+            .saturating_add(xattr_bytes);
+        if self.meta_bytes > self.opts.max_meta_bytes {
             return Err(self.limit(
                 hdr,
                 index,
-                "max-name-bytes",
-                self.opts.max_name_bytes,
+                "max-meta-bytes",
+                self.opts.max_meta_bytes,
                 format!(
-                    "entry names and link targets add up to more than {} bytes",
-                    self.opts.max_name_bytes
+                    "entry names, link targets and xattrs add up to more than {} bytes",
+                    self.opts.max_meta_bytes
                 ),
             ));
         }

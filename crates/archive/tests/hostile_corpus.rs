@@ -32,6 +32,7 @@ fn options(args: &[Value]) -> Options {
             ["--max-pax-size", v] => o.read.max_pax_size = size(v),
             ["--max-entries", v] => o.unpack.max_entries = size(v),
             ["--max-lookups", v] => o.unpack.max_lookups = size(v),
+            ["--max-meta-bytes", v] => o.unpack.max_meta_bytes = size(v),
             other => panic!("flag {other:?} not mapped in this test"),
         }
     }

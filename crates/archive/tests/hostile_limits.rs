@@ -26,6 +26,25 @@ fn header(name: &[u8], typeflag: u8, size: u64, link: &[u8]) -> [u8; 512] {
     b
 }
 
+/// One PAX record `"%d key=value\n"`, its length counting itself.
+fn pax_rec(key: &str, value: &[u8]) -> Vec<u8> {
+    let payload = [key.as_bytes(), b"=", value, b"\n"].concat();
+    let mut n = payload.len() + 2;
+    while format!("{n} ").len() + payload.len() != n {
+        n = format!("{n} ").len() + payload.len();
+    }
+    [format!("{n} ").into_bytes(), payload].concat()
+}
+
+/// A PAX `x` header with `records`, then a file `name` (padded blocks).
+fn pax_entry(name: &[u8], records: &[u8]) -> Vec<u8> {
+    let mut out = header(b"pax", b'x', records.len() as u64, b"").to_vec();
+    out.extend_from_slice(records);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.extend_from_slice(&header(name, b'0', 0, b""));
+    out
+}
+
 /// `(name, typeflag, body, link)`.
 type Entry<'a> = (&'a [u8], u8, &'a [u8], &'a [u8]);
 
@@ -139,8 +158,8 @@ fn unpack_limits_are_errors_not_refusals() {
 
     let input = tar(&[(b"aaaa", b'0', b"", b""), (b"bbbb", b'0', b"", b"")]);
     let mut opts = Options::default();
-    opts.unpack.max_name_bytes = 6;
-    check_limit(&input, &opts, "max-name-bytes", 6);
+    opts.unpack.max_meta_bytes = 6;
+    check_limit(&input, &opts, "max-meta-bytes", 6);
 }
 
 #[test]
@@ -207,4 +226,23 @@ fn path_lookups_are_bounded_across_symlink_chains() {
     let mut opts = Options::default();
     opts.unpack.max_lookups = 5_000;
     check_limit(&input, &opts, "max-lookups", 5_000);
+}
+
+#[test]
+fn xattrs_count_towards_the_metadata_limit() {
+    // Each entry's xattr value is kept in the tree: a few compressible megabytes per entry
+    // would otherwise add up to any amount of memory.
+    let mut input = Vec::new();
+    for i in 0..4 {
+        let rec = pax_rec("SCHILY.xattr.user.big", &[b'v'; 3000]);
+        input.extend(pax_entry(format!("f{i}").as_bytes(), &rec));
+    }
+    input.extend_from_slice(&[0u8; 1024]);
+    assert!(matches!(
+        source::add(&input[..], &Options::default()),
+        Ok(Added::Archive(a)) if a.outcome.is_ok()
+    ));
+    let mut opts = Options::default();
+    opts.unpack.max_meta_bytes = 10_000;
+    check_limit(&input, &opts, "max-meta-bytes", 10_000);
 }

@@ -25,9 +25,10 @@ pub struct Limits {
     /// and more, so Docker could not extract such an entry anyway.
     #[arg(long, value_name = "BYTES", default_value_t = unpack::DEFAULT_MAX_PATH_LEN)]
     pub max_path_len: usize,
-    /// Stop when all names and link targets add up to more than this many bytes.
+    /// Stop when all names, link targets and extended attributes add up to more than this many
+    /// bytes (they are kept in memory).
     #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_size)]
-    pub max_name_bytes: u64,
+    pub max_meta_bytes: u64,
     /// Stop when regular files' sizes add up to more than this many bytes (checked before a
     /// body is read: lying size fields, sparse files with terabyte holes).
     #[arg(long, value_name = "BYTES", default_value = "64G", value_parser = parse_size)]
@@ -70,7 +71,7 @@ impl Limits {
         opts.unpack.max_entries = self.max_entries;
         opts.unpack.max_depth = self.max_depth;
         opts.unpack.max_path_len = self.max_path_len;
-        opts.unpack.max_name_bytes = self.max_name_bytes;
+        opts.unpack.max_meta_bytes = self.max_meta_bytes;
         opts.unpack.max_data_bytes = self.max_data_bytes;
         opts.unpack.max_lookups = self.max_lookups;
         opts.unpack.memory_budget = self.memory_budget;
@@ -140,7 +141,7 @@ mod tests {
             "max-entries",
             "max-depth",
             "max-path-len",
-            "max-name-bytes",
+            "max-meta-bytes",
             "max-data-bytes",
             "max-lookups",
             "max-decompressed-bytes",
@@ -177,7 +178,7 @@ mod tests {
             "3",
             "--max-path-len",
             "9",
-            "--max-name-bytes",
+            "--max-meta-bytes",
             "2K",
             "--max-data-bytes",
             "5K",
@@ -196,7 +197,7 @@ mod tests {
         assert_eq!(o.decompress.max_decompressed_bytes, Some(1 << 20));
         assert_eq!(o.unpack.max_depth, 3);
         assert_eq!(o.unpack.max_path_len, 9);
-        assert_eq!(o.unpack.max_name_bytes, 2048);
+        assert_eq!(o.unpack.max_meta_bytes, 2048);
         assert_eq!(o.unpack.max_data_bytes, 5 << 10);
         assert_eq!(o.unpack.max_lookups, 77);
         assert_eq!(o.read.max_pax_size, 100);

@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
     opts.read.max_entries = Some(20_000);
     opts.unpack.max_entries = 20_000;
     opts.unpack.memory_budget = 1 << 20;
+    // Bounded work per input (libFuzzer's -timeout is 20 s); the default limits are checked by
+    // the hostile corpus.
+    opts.unpack.max_lookups = 10_000_000;
+    opts.unpack.max_data_bytes = 64 << 20;
     opts.unpack.name_rules = if sel & 1 == 0 {
         NameRules::Moby
     } else {

@@ -125,7 +125,7 @@ impl LimitError {
             limit,
             value,
             message: match r.entry {
-                Some(i) => format!("entry {i} {:?}: {}", r.name, r.message),
+                Some(i) => format!("entry {i} {}: {}", quoted(&r.name), r.message),
                 None => r.message.clone(),
             },
         })
@@ -238,6 +238,18 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
         tar_bytes: reader.position(),
         outcome,
     })))
+}
+
+/// A name, quoted, for a one-line message: names over 120 characters (a limit is often about
+/// them) keep their start and end around an ellipsis and say how long they are.
+fn quoted(name: &str) -> String {
+    let n = name.chars().count();
+    if n <= 120 {
+        return format!("{name:?}");
+    }
+    let head: String = name.chars().take(60).collect();
+    let tail: String = name.chars().skip(n - 40).collect();
+    format!("{:?} ({} bytes)", format!("{head}…{tail}"), name.len())
 }
 
 fn merge_formats(into: &mut Formats, from: &Formats) {

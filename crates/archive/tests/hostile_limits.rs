@@ -139,6 +139,15 @@ fn unpack_limits_are_errors_not_refusals() {
     let mut opts = Options::default();
     opts.unpack.max_path_len = 150;
     check_limit(&input, &opts, "max-path-len", 150);
+    // The message stays one readable line: a long name is shortened, with its length.
+    let Err(Error::Limit(l)) = source::add(&input[..], &opts) else {
+        unreachable!()
+    };
+    assert!(
+        l.message.contains("…") && l.message.contains("\" (202 bytes):"),
+        "{l}"
+    );
+    assert!(l.message.len() < 300, "{l}");
 
     let input = tar(&[(b"link", b'2', b"", &[b'z'; 90])]);
     let mut opts = Options::default();

@@ -54,7 +54,9 @@ pub enum Error {
     },
     /// A manifest, index or config is larger than the configured cap.
     #[error(
-        "{what} is larger than the limit of {limit} bytes (raise it with the max-manifest-bytes option)"
+        "{what} is larger than the limit of {limit} bytes (layerproof's cap for image metadata: \
+         real manifests, indexes and configs are kilobytes; the registry manifest cap is \
+         RegistryOptions::max_manifest_bytes)"
     )]
     TooLarge {
         /// What was read.

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     opts.unpack.memory_budget = 1 << 20;
     // Bounded work per input (libFuzzer's -timeout is 20 s); the default limits are checked by
     // the hostile corpus.
-    opts.unpack.max_lookups = 10_000_000;
+    opts.unpack.max_lookups = 1_000_000;
     opts.unpack.max_data_bytes = 64 << 20;
     opts.unpack.name_rules = if sel & 1 == 0 {
         NameRules::Moby

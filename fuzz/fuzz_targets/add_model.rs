@@ -11,9 +11,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut opts = source::Options::default();
-    // Small bounds keep executions fast (bombs among the seeds end at 1 MiB, bodies stay in
+    // Small bounds keep executions fast (bombs among the seeds end at 256 KiB, bodies stay in
     // memory); the default limits are checked by the hostile corpus.
-    opts.decompress.max_decompressed_bytes = Some(1 << 20);
+    opts.decompress.max_decompressed_bytes = Some(256 << 10);
     opts.read.max_entries = Some(20_000);
     opts.unpack.max_entries = 20_000;
     opts.unpack.memory_budget = 2 << 20;

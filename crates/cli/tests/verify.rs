@@ -251,3 +251,23 @@ fn oci_import_of_another_tarball_is_different() {
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("DIFFERENT"), "{out}");
 }
+
+#[test]
+fn limits_apply_to_verify_and_name_their_flag() {
+    let (code, _, err) = layerproof(&[
+        "verify",
+        "--dockerfile",
+        "examples/tiny/Dockerfile",
+        "--image",
+        "docker-archive:examples/tiny/image-docker-20.10.tar",
+        "--max-entries",
+        "5",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-entries"), "{err}");
+    assert_eq!(
+        err.matches("over the max-entries limit").count(),
+        1,
+        "said once: {err}"
+    );
+}

@@ -54,6 +54,9 @@ pub struct Params<'a> {
     pub memory_budget: u64,
     /// Whether an archive source is unpacked (`ADD`) or copied as a file (`COPY`).
     pub unpack: bool,
+    /// Resource limits for reading the source (decompressed bytes, tar reader sizes, unpack
+    /// entries/depth/lookups); the profile's rules are applied on top.
+    pub limits: source::Options,
 }
 
 impl<'a> Params<'a> {
@@ -68,6 +71,7 @@ impl<'a> Params<'a> {
             plain_file: PlainFileMeta::default(),
             memory_budget: layerproof_archive::content::DEFAULT_MEMORY_BUDGET,
             unpack: true,
+            limits: source::Options::default(),
         }
     }
 }
@@ -157,9 +161,12 @@ pub fn unpack_key(profile: &Profile) -> (layerproof_archive::unpack::Options, bo
 /// source. The expensive half of a rebuild: decompression, tar parsing, content storage.
 pub fn unpack(open: Opener<'_>, params: &Params<'_>) -> Result<Unpacked, Error> {
     let copy_reason = if params.unpack {
-        let mut opts = source::Options::default();
+        let mut opts = params.limits.clone();
         opts.decompress.zstd = params.profile.zstd_unpack.value;
-        opts.unpack = params.profile.unpack_options(params.build_time);
+        let rules = params.profile.unpack_options(params.build_time);
+        opts.unpack.name_rules = rules.name_rules;
+        opts.unpack.implied_dir_mtime = rules.implied_dir_mtime;
+        opts.unpack.bound_symlink_times = rules.bound_symlink_times;
         opts.unpack.memory_budget = params.memory_budget;
         match source::add(open().map_err(source::Error::Io)?, &opts)? {
             Added::Archive(a) => {

@@ -118,6 +118,9 @@ pub struct Request {
     pub read_limits: read::Options,
     /// Re-encode compressed layers to reach level `blob` (one compression pass per try).
     pub blob_level: bool,
+    /// Limits for reading and unpacking sources (`decompress`/`read_limits` cover the
+    /// published side).
+    pub limits: layerproof_archive::source::Options,
     /// oci-import mode: the image's single layer is this tarball's own tar stream (no Docker
     /// re-tar); the Dockerfile fields are then unused.
     pub rootfs: Option<PathBuf>,
@@ -1384,6 +1387,7 @@ impl Env<'_> {
             let mut p = Params::new(profile, source.name.as_bytes().to_vec());
             p.memory_budget = self.req.memory_budget;
             p.unpack = source.unpack;
+            p.limits = self.req.limits.clone();
             p.plain_file = PlainFileMeta {
                 perm: ctx_perm,
                 mtime: Timestamp::EPOCH,

@@ -67,6 +67,7 @@ fn request(dockerfile: &Path, context: &Path, image: &Path) -> Request {
         read_limits: Default::default(),
         blob_level: true,
         rootfs: None,
+        limits: Default::default(),
     }
 }
 

@@ -95,10 +95,8 @@ pub struct Args {
     /// Do not use or fill the local blob cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Memory for file contents while rebuilding, in MiB; beyond it they spill to a temporary
-    /// file.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    pub memory_budget: u64,
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
     /// Do not re-encode compressed layers to reach level blob (saves one compression pass
     /// per layer; the verdict then stops at level diff_id).
     #[arg(long)]
@@ -274,6 +272,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.no_cache {
         open.registry.cache = None;
     }
+    let mut limits = layerproof_archive::source::Options::default();
+    args.limits.apply(&mut limits);
     let req = Request {
         dockerfile: args.dockerfile.clone(),
         context,
@@ -282,11 +282,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         open,
         platforms,
         profile,
-        memory_budget: args.memory_budget.saturating_mul(1 << 20),
-        decompress: Default::default(),
-        read_limits: Default::default(),
+        memory_budget: limits.unpack.memory_budget,
+        decompress: limits.decompress.clone(),
+        read_limits: limits.read.clone(),
         blob_level: !args.skip_blob,
         rootfs,
+        limits,
     };
 
     let show_progress = !args.quiet && std::io::stderr().is_terminal();

@@ -6,23 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-fn sha256_hex(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 /// The digest a checksum file gives for `name`: a bare digest (first word of the first line,
 /// when `list` is false) or the line of a `SHA256SUMS`-style list naming `name`.
 pub fn lookup(text: &str, name: &str, list: bool) -> Option<String> {
@@ -44,9 +27,10 @@ pub fn lookup(text: &str, name: &str, list: bool) -> Option<String> {
     None
 }
 
-/// Check `tarball` against `<tarball>.sha256` or a `SHA256SUMS` beside it. `Ok(None)` when
+/// Check `tarball`, whose sha256 is `sha256_hex` (hex, as the caller computed it while reading
+/// the file once), against `<tarball>.sha256` or a `SHA256SUMS` beside it. `Ok(None)` when
 /// neither names it; `Ok(Some(file))` when one does and agrees; `Err` when one disagrees.
-pub fn verify_beside(tarball: &Path) -> Result<Option<PathBuf>, String> {
+pub fn verify_beside(tarball: &Path, sha256_hex: &str) -> Result<Option<PathBuf>, String> {
     let name = tarball
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -62,7 +46,7 @@ pub fn verify_beside(tarball: &Path) -> Result<Option<PathBuf>, String> {
         let Some(want) = lookup(&text, &name, list) else {
             continue;
         };
-        let got = sha256_hex(tarball)?;
+        let got = sha256_hex;
         if got != want {
             return Err(format!(
                 "sha256 is {got}, but {} says {want}: the tarball is not the one published",
@@ -91,17 +75,19 @@ mod tests {
 
     #[test]
     fn mismatch_is_an_error_naming_the_file() {
+        use sha2::{Digest, Sha256};
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path().join("rootfs.tar");
         std::fs::write(&t, b"test").unwrap();
-        assert_eq!(verify_beside(&t).unwrap(), None);
+        let h = hex::encode(Sha256::digest(b"test"));
+        assert_eq!(verify_beside(&t, &h).unwrap(), None);
         std::fs::write(dir.path().join("rootfs.tar.sha256"), format!("{H}\n")).unwrap();
         assert!(
-            verify_beside(&t).unwrap().is_some(),
+            verify_beside(&t, &h).unwrap().is_some(),
             "sha256(\"test\") matches"
         );
         std::fs::write(dir.path().join("rootfs.tar.sha256"), "0".repeat(64)).unwrap();
-        let e = verify_beside(&t).unwrap_err();
+        let e = verify_beside(&t, &h).unwrap_err();
         assert!(e.contains("rootfs.tar.sha256"), "{e}");
     }
 }

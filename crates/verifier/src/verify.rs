@@ -644,11 +644,12 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
     let mut inputs = Vec::new();
     let df = match &req.rootfs {
         Some(rootfs) => {
-            let checked = checksum::verify_beside(rootfs).map_err(|e| Error::Checksum {
+            let (digest, size) = sha256_file(rootfs)?;
+            let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
+            let checked = checksum::verify_beside(rootfs, hex).map_err(|e| Error::Checksum {
                 path: rootfs.clone(),
                 message: e,
             })?;
-            let (digest, size) = sha256_file(rootfs)?;
             inputs.push(Input {
                 role: "rootfs",
                 name: rootfs.display().to_string(),
@@ -975,7 +976,7 @@ impl Env<'_> {
         let what = format!("{platform} layer 1");
         self.progress
             .step(&platform, &format!("layer 1: {}", rootfs.display()));
-        let open_rootfs = || -> Result<Scan, Error> {
+        let open_rootfs = || -> Result<(Scan, Compression), Error> {
             let err = |e: io::Error| Error::File {
                 path: rootfs.to_path_buf(),
                 source: e,
@@ -983,10 +984,13 @@ impl Env<'_> {
             let f = File::open(rootfs).map_err(err)?;
             let d = compression::open(BufReader::with_capacity(1 << 16, f), &self.req.decompress)
                 .map_err(err)?;
-            layerscan::scan(d, self.req.read_limits.clone()).map_err(|e| Error::File {
-                path: rootfs.to_path_buf(),
-                source: io::Error::other(e.to_string()),
-            })
+            let c = d.compression();
+            let scan =
+                layerscan::scan(d, self.req.read_limits.clone()).map_err(|e| Error::File {
+                    path: rootfs.to_path_buf(),
+                    source: io::Error::other(e.to_string()),
+                })?;
+            Ok((scan, c))
         };
         let (scanned, ours) = std::thread::scope(|s| {
             let t = s.spawn(|| self.scan_published(&published.blob, &what));
@@ -997,7 +1001,7 @@ impl Env<'_> {
             (scanned, ours)
         });
         let (scan, compression) = scanned?;
-        let ours = ours?;
+        let (ours, src_compression) = ours?;
         let published_digest = published.blob.digest.to_string();
         let published_info = PublishedLayer {
             digest: published_digest.clone(),
@@ -1008,13 +1012,6 @@ impl Env<'_> {
             compression: compression.as_str().to_string(),
             uncompressed_size: scan.size,
             entries: scan.entries.len(),
-        };
-        let src_compression = {
-            let mut head = [0u8; 6];
-            let n = File::open(rootfs)
-                .and_then(|mut f| f.read(&mut head))
-                .unwrap_or(0);
-            compression::detect(&head[..n])
         };
         let mut rebuilt = RebuiltLayer {
             diff_id: ours.diff_id.clone(),
@@ -1050,41 +1047,22 @@ impl Env<'_> {
             hazards: Vec::new(),
         };
         if ours.diff_id == scan.diff_id {
-            let level = if compression == Compression::Identity && published_digest == ours.diff_id
-            {
-                rebuilt.blob_digest = Some(ours.diff_id.clone());
-                Level::Blob
-            } else if compression == Compression::Gzip && self.req.blob_level {
-                self.progress
-                    .step(&platform, "layer 1: re-encoding for the blob digest");
-                let layer = |w: &mut dyn io::Write| -> io::Result<()> {
-                    let f = File::open(rootfs)?;
-                    let mut d = compression::open(BufReader::new(f), &self.req.decompress)?;
-                    io::copy(&mut d, w).map(|_| ())
-                };
-                let blob = self.src.blob(&published.blob)?;
-                let r = blob::reproduce(blob, &published_digest, &layer).ok();
-                let level = match r.as_ref().and_then(|r| r.matched()) {
-                    Some(a) => {
-                        rebuilt.blob_digest = Some(a.digest.clone());
-                        Level::Blob
-                    }
-                    None => {
-                        report.notes.push(format!(
-                            "the diff_id matches; the blob was compressed by {} and our \
-                             re-encoding does not give its digest",
-                            r.as_ref()
-                                .and_then(|r| r.fingerprint.first().cloned())
-                                .unwrap_or_else(|| "an unrecognised compressor".into())
-                        ));
-                        Level::DiffId
-                    }
-                };
-                report.blob = r;
-                level
-            } else {
-                Level::DiffId
+            let layer = |w: &mut dyn io::Write| -> io::Result<()> {
+                let f = File::open(rootfs)?;
+                let mut d = compression::open(BufReader::new(f), &self.req.decompress)?;
+                io::copy(&mut d, w).map(|_| ())
             };
+            let (level, blob_digest, blob_report) = self.blob_level(
+                published,
+                compression,
+                &ours.diff_id,
+                &layer,
+                "layer 1",
+                &platform,
+                &mut report.notes,
+            )?;
+            rebuilt.blob_digest = blob_digest;
+            report.blob = blob_report;
             report.level = Some(level);
         } else {
             let diff = explain::compare(&ours, &scan);
@@ -1112,6 +1090,58 @@ impl Env<'_> {
             config: Vec::new(),
             notes,
             elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// The level of a reproduced layer, our blob digest, and the blob report: `blob` when the
+    /// published blob is the tar itself, or when re-encoding `layer` with the fingerprinted
+    /// compressor gives the published digest; else `diff_id`, with a note saying why.
+    #[allow(clippy::too_many_arguments)]
+    fn blob_level(
+        &self,
+        published: &chain::Layer,
+        compression: Compression,
+        diff_id: &str,
+        layer: blob::LayerBytes<'_>,
+        what: &str,
+        platform: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<(Level, Option<String>, Option<BlobReport>), Error> {
+        let published_digest = published.blob.digest.to_string();
+        if compression == Compression::Identity && published_digest == diff_id {
+            return Ok((Level::Blob, Some(diff_id.to_string()), None));
+        }
+        if compression != Compression::Gzip || !self.req.blob_level {
+            notes.push(format!(
+                "the published blob is {} compressed; its digest was not re-encoded{}",
+                compression.as_str(),
+                if self.req.blob_level {
+                    " (no exact re-encoder for this format)"
+                } else {
+                    " (--skip-blob)"
+                }
+            ));
+            return Ok((Level::DiffId, None, None));
+        }
+        self.progress.step(
+            platform,
+            &format!("{what}: re-encoding for the blob digest"),
+        );
+        let blob = self.src.blob(&published.blob)?;
+        let report = blob::reproduce(blob, &published_digest, layer).ok();
+        Ok(match report.as_ref().and_then(|r| r.matched()) {
+            Some(a) => (Level::Blob, Some(a.digest.clone()), report),
+            None => {
+                notes.push(format!(
+                    "the diff_id matches; the blob was compressed by {} and our re-encoding \
+                     does not give its digest",
+                    report
+                        .as_ref()
+                        .and_then(|r| r.fingerprint.first().cloned())
+                        .unwrap_or_else(|| "an unrecognised compressor".into())
+                ));
+                (Level::DiffId, None, report)
+            }
         })
     }
 
@@ -1533,71 +1563,33 @@ impl Env<'_> {
 
         let step = source.info.clone();
         if let Some((profile, mut rebuilt)) = matched {
-            let published_digest = published.blob.digest.to_string();
-            let blob_is_tar =
-                compression == Compression::Identity && published_digest == rebuilt.diff_id;
-            let mut blob_report = None;
-            let level = if blob_is_tar {
-                rebuilt.blob_digest = Some(rebuilt.diff_id.clone());
-                Level::Blob
-            } else if compression == Compression::Gzip && self.req.blob_level {
-                self.progress.step(
-                    platform,
-                    &format!("layer {}: re-encoding for the blob digest", index + 1),
-                );
-                let params =
-                    self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
-                let key = rebuild::unpack_key(profile);
-                let tree = trees.iter().find_map(|(k, u)| match u {
-                    Unpacked::Tree(p) if *k == key => Some(&p.tree),
-                    _ => None,
-                });
-                let r = match tree {
-                    Some(tree) => {
-                        let mut opts = layerproof_layer::LayerOptions::new(profile);
-                        if let Some(n) = &params.names {
-                            opts = opts.with_names(n);
-                        }
-                        let layer = |w: &mut dyn io::Write| -> io::Result<()> {
-                            layerproof_layer::write_layer(tree, &opts, w)
-                                .map(|_| ())
-                                .map_err(io::Error::other)
-                        };
-                        let blob = self.src.blob(&published.blob)?;
-                        blob::reproduce(blob, &published_digest, &layer).ok()
-                    }
-                    None => None,
-                };
-                let level = match r.as_ref().and_then(|r| r.matched()) {
-                    Some(a) => {
-                        rebuilt.blob_digest = Some(a.digest.clone());
-                        Level::Blob
-                    }
-                    None => {
-                        notes.push(format!(
-                            "the diff_id matches; the blob was compressed by {} and our \
-                             re-encoding does not give its digest",
-                            r.as_ref()
-                                .and_then(|r| r.fingerprint.first().cloned())
-                                .unwrap_or_else(|| "an unrecognised compressor".into())
-                        ));
-                        Level::DiffId
-                    }
-                };
-                blob_report = r;
-                level
-            } else {
-                notes.push(format!(
-                    "the published blob is {} compressed; its digest was not re-encoded{}",
-                    compression.as_str(),
-                    if self.req.blob_level {
-                        " (no exact re-encoder for this format)"
-                    } else {
-                        " (--skip-blob)"
-                    }
-                ));
-                Level::DiffId
+            let params =
+                self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
+            let key = rebuild::unpack_key(profile);
+            let tree = trees.iter().find_map(|(k, u)| match u {
+                Unpacked::Tree(p) if *k == key => Some(&p.tree),
+                _ => None,
+            });
+            let mut opts = layerproof_layer::LayerOptions::new(profile);
+            if let Some(n) = &params.names {
+                opts = opts.with_names(n);
+            }
+            let layer = |w: &mut dyn io::Write| -> io::Result<()> {
+                let tree = tree.ok_or_else(|| io::Error::other("the matching tree is gone"))?;
+                layerproof_layer::write_layer(tree, &opts, w)
+                    .map(|_| ())
+                    .map_err(io::Error::other)
             };
+            let (level, blob_digest, blob_report) = self.blob_level(
+                published,
+                compression,
+                &rebuilt.diff_id,
+                &layer,
+                &format!("layer {}", index + 1),
+                platform,
+                &mut notes,
+            )?;
+            rebuilt.blob_digest = blob_digest;
             return Ok(LayerReport {
                 index,
                 step,

@@ -43,6 +43,8 @@ enum Location {
     Memory { start: usize },
     /// `spill[offset..offset+len]`.
     Spilled { offset: u64 },
+    /// Not kept: a digest-only store (see [`ContentStore::digest_only`]).
+    Dropped,
 }
 
 /// Errors from the content store.
@@ -67,10 +69,17 @@ pub enum Error {
     TooMany,
 }
 
-/// Bodies in memory up to a budget, then in an anonymous temporary file.
+/// The error a digest-only store gives when a body is read back.
+fn dropped() -> io::Error {
+    io::Error::other("file body not kept (the content store keeps digests only)")
+}
+
+/// Bodies in memory up to a budget, then in an anonymous temporary file — or, for a store made
+/// with [`ContentStore::digest_only`], only their lengths and digests.
 #[derive(Debug)]
 pub struct ContentStore {
     budget: u64,
+    keep: bool,
     memory: Vec<u8>,
     spill: Option<File>,
     spill_len: u64,
@@ -89,12 +98,27 @@ impl ContentStore {
     pub fn new(budget: u64) -> Self {
         ContentStore {
             budget,
+            keep: true,
             memory: Vec::new(),
             spill: None,
             spill_len: 0,
             entries: Vec::new(),
             scratch: vec![0; 64 << 10],
         }
+    }
+
+    /// A store that hashes every body and keeps nothing else: enough to compare a layer with
+    /// another by digests ([`crate::skeleton`]), not to write it. Reading a body back fails.
+    pub fn digest_only() -> Self {
+        ContentStore {
+            keep: false,
+            ..Self::new(0)
+        }
+    }
+
+    /// Whether bodies are kept (false for [`ContentStore::digest_only`]).
+    pub fn keeps_bodies(&self) -> bool {
+        self.keep
     }
 
     /// Bytes held in memory.
@@ -111,8 +135,7 @@ impl ContentStore {
     pub fn put(&mut self, src: &mut dyn Read, len: u64) -> Result<ContentRef, Error> {
         let id = u32::try_from(self.entries.len()).map_err(|_| Error::TooMany)?;
         let mut hasher = Sha256::new();
-        let in_memory = self.memory.len() as u64 + len <= self.budget;
-        let location = if in_memory {
+        let location = if self.keep && self.memory.len() as u64 + len <= self.budget {
             let start = self.memory.len();
             let mut limited = src.take(len);
             let got = limited
@@ -124,33 +147,22 @@ impl ContentStore {
             }
             hasher.update(&self.memory[start..]);
             Location::Memory { start }
-        } else {
+        } else if self.keep {
             let offset = self.spill_len;
             if self.spill.is_none() {
                 self.spill = Some(tempfile::tempfile().map_err(Error::Spill)?);
             }
-            let file = self.spill.as_mut().expect("spill file was just created");
-            let mut remaining = len;
-            while remaining > 0 {
-                let want = remaining.min(self.scratch.len() as u64) as usize;
-                let n = match src.read(&mut self.scratch[..want]) {
-                    Ok(0) => {
-                        return Err(Error::Short {
-                            got: len - remaining,
-                            expected: len,
-                        });
-                    }
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::Source(e)),
-                };
-                hasher.update(&self.scratch[..n]);
-                file.write_all_at(&self.scratch[..n], self.spill_len)
-                    .map_err(Error::Spill)?;
-                self.spill_len += n as u64;
-                remaining -= n as u64;
-            }
+            let file = self.spill.as_ref().expect("spill file was just created");
+            let spill_len = &mut self.spill_len;
+            pump(src, len, &mut self.scratch, &mut hasher, |chunk| {
+                file.write_all_at(chunk, *spill_len).map_err(Error::Spill)?;
+                *spill_len += chunk.len() as u64;
+                Ok(())
+            })?;
             Location::Spilled { offset }
+        } else {
+            pump(src, len, &mut self.scratch, &mut hasher, |_| Ok(()))?;
+            Location::Dropped
         };
         self.entries.push((location, len));
         Ok(ContentRef {
@@ -185,8 +197,39 @@ impl ContentStore {
                 io::copy(&mut self.open(r), out)?;
                 Ok(())
             }
+            Location::Dropped => Err(dropped()),
         }
     }
+}
+
+/// Read exactly `len` bytes from `src` through `scratch`, hashing each chunk and handing it to
+/// `sink`.
+fn pump(
+    src: &mut dyn Read,
+    len: u64,
+    scratch: &mut [u8],
+    hasher: &mut Sha256,
+    mut sink: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut remaining = len;
+    while remaining > 0 {
+        let want = remaining.min(scratch.len() as u64) as usize;
+        let n = match src.read(&mut scratch[..want]) {
+            Ok(0) => {
+                return Err(Error::Short {
+                    got: len - remaining,
+                    expected: len,
+                });
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Source(e)),
+        };
+        hasher.update(&scratch[..n]);
+        sink(&scratch[..n])?;
+        remaining -= n as u64;
+    }
+    Ok(())
 }
 
 /// Reads one stored body.
@@ -218,6 +261,7 @@ impl Read for ContentReader<'_> {
                     .ok_or_else(|| io::Error::other("content spill file missing"))?;
                 file.read_exact_at(&mut buf[..n], offset + self.pos)?;
             }
+            Location::Dropped => return Err(dropped()),
         }
         self.pos += n as u64;
         Ok(n)
@@ -245,6 +289,25 @@ mod tests {
             assert_eq!(copied, want);
             assert_eq!(r.sha256, <[u8; 32]>::from(Sha256::digest(want)));
         }
+    }
+
+    #[test]
+    fn digest_only_store_hashes_and_refuses_reads() {
+        let mut store = ContentStore::digest_only();
+        assert!(!store.keeps_bodies());
+        let r = store.put_bytes(b"hello").unwrap();
+        assert_eq!(r.len, 5);
+        assert_eq!(r.sha256, <[u8; 32]>::from(Sha256::digest(b"hello")));
+        assert_eq!(store.memory_bytes() + store.spilled_bytes(), 0);
+        assert!(store.copy_to(&r, &mut Vec::new()).is_err());
+        assert!(store.open(&r).read(&mut [0u8; 4]).is_err());
+        assert!(matches!(
+            store.put(&mut &b"ab"[..], 3),
+            Err(Error::Short {
+                got: 2,
+                expected: 3
+            })
+        ));
     }
 
     #[test]

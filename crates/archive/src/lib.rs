@@ -18,6 +18,7 @@ pub mod compression;
 pub mod content;
 pub mod header;
 pub mod read;
+pub mod skeleton;
 pub mod source;
 pub mod tree;
 pub mod unpack;

@@ -66,6 +66,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use crate::compression::{self, DecompressOptions, LimitExceeded};
 use crate::header::{Formats, Header, Timestamp, typeflag};
+use crate::skeleton::{Skeleton, SkeletonHasher};
 
 const BLOCK: usize = 512;
 
@@ -683,6 +684,10 @@ impl Sparse {
 struct Source<R> {
     r: BufReader<R>,
     pos: u64,
+    /// The skeleton, when tracked ([`Reader::track_skeleton`]).
+    tap: Option<SkeletonHasher>,
+    /// Bytes read now are outside file bodies (fed to `tap` as raw bytes).
+    raw_pass: bool,
 }
 
 impl<R: Read> Source<R> {
@@ -691,6 +696,11 @@ impl<R: Read> Source<R> {
             match self.r.read(buf) {
                 Ok(n) => {
                     self.pos += n as u64;
+                    if self.raw_pass
+                        && let Some(tap) = &mut self.tap
+                    {
+                        tap.raw(&buf[..n]);
+                    }
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -716,14 +726,19 @@ impl<R: Read> Source<R> {
         let mut left = n;
         while left > 0 {
             let avail = match self.r.fill_buf() {
-                Ok(b) => b.len(),
+                Ok(b) => b,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ErrorKind::from_io(&e)),
             };
-            if avail == 0 {
+            if avail.is_empty() {
                 break;
             }
-            let k = usize::try_from(left).unwrap_or(usize::MAX).min(avail);
+            let k = usize::try_from(left).unwrap_or(usize::MAX).min(avail.len());
+            if self.raw_pass
+                && let Some(tap) = &mut self.tap
+            {
+                tap.raw(&avail[..k]);
+            }
             self.r.consume(k);
             self.pos += k as u64;
             left -= k as u64;
@@ -764,6 +779,10 @@ pub struct Reader<R> {
     /// Context for errors.
     ctx_name: Option<String>,
     ctx_offset: u64,
+    /// The current entry's data is a file body (counted in the skeleton by digest).
+    split_len: Option<u64>,
+    /// The skeleton lost track (a body was not given by digest, or tracking began late).
+    skeleton_broken: bool,
 }
 
 impl<R> fmt::Debug for Reader<R> {
@@ -790,6 +809,8 @@ impl<R: Read> Reader<R> {
             src: Source {
                 r: BufReader::with_capacity(READ_BUF, source),
                 pos: 0,
+                tap: None,
+                raw_pass: true,
             },
             options,
             physical: 0,
@@ -800,7 +821,51 @@ impl<R: Read> Reader<R> {
             returned: 0,
             ctx_name: None,
             ctx_offset: 0,
+            split_len: None,
+            skeleton_broken: false,
         }
+    }
+
+    /// Track the stream's [`Skeleton`]: every byte outside regular files' data is hashed as
+    /// it passes; the caller reads each regular file's body whole (through [`Reader::body`])
+    /// and hands its sha256 to [`Reader::body_digest`]. Call before the first header.
+    pub fn track_skeleton(&mut self) {
+        self.skeleton_broken |= self.src.pos > 0;
+        self.src.tap = Some(SkeletonHasher::new());
+    }
+
+    /// The sha256 of the current entry's body, which the caller read whole. Ignored unless
+    /// the skeleton is tracked and the entry is a regular file with data (not sparse).
+    pub fn body_digest(&mut self, sha256: &[u8; 32]) {
+        let Some(len) = self.split_len.take() else {
+            return;
+        };
+        match &mut self.src.tap {
+            Some(tap) if self.physical == 0 => tap.body(len, sha256),
+            _ => self.skeleton_broken = true,
+        }
+    }
+
+    /// After the end of the archive: read the rest of the stream and return its skeleton
+    /// (`None` unless tracked from the start with every body's digest given).
+    pub fn finish_skeleton(&mut self) -> Result<Option<Skeleton>, Error> {
+        if self.src.tap.is_none() {
+            return Ok(None);
+        }
+        if !self.done {
+            self.skeleton_broken = true;
+        }
+        self.src.raw_pass = true;
+        let mut buf = [0u8; BLOCK * 16];
+        loop {
+            match self.src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(kind) => return Err(self.fail(kind, self.returned)),
+            }
+        }
+        let tap = self.src.tap.take().expect("checked above");
+        Ok((!self.skeleton_broken).then(|| tap.finish()))
     }
 
     /// Bytes consumed from the (decompressed) source so far.
@@ -823,8 +888,20 @@ impl<R: Read> Reader<R> {
             return Ok(None);
         }
         self.ctx_name = None;
+        if self.split_len.take().is_some() {
+            // a body left without its digest: the skeleton no longer describes the stream
+            self.skeleton_broken = true;
+        }
+        self.src.raw_pass = true;
         match self.next_inner() {
             Ok(Some(h)) => {
+                if self.src.tap.is_some()
+                    && matches!(h.typeflag, typeflag::REG | typeflag::CONT)
+                    && self.sparse.is_none()
+                    && self.physical > 0
+                {
+                    self.split_len = Some(self.physical);
+                }
                 self.returned += 1;
                 self.ctx_name = Some(h.display_name());
                 Ok(Some(h))
@@ -870,7 +947,10 @@ impl<R: Read> Reader<R> {
         let want = usize::try_from(self.physical)
             .unwrap_or(usize::MAX)
             .min(buf.len());
-        let n = self.src.read(&mut buf[..want])?;
+        self.src.raw_pass = self.split_len.is_none();
+        let n = self.src.read(&mut buf[..want]);
+        self.src.raw_pass = true;
+        let n = n?;
         if n == 0 {
             return Err(ErrorKind::UnexpectedEof);
         }

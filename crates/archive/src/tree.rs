@@ -161,6 +161,11 @@ impl Tree {
     /// An empty tree: a root directory (0755, 0:0, epoch) and a content store with `budget` bytes
     /// of memory.
     pub fn new(budget: u64) -> Self {
+        Self::with_store(ContentStore::new(budget))
+    }
+
+    /// An empty tree whose file bodies go to `content` (e.g. [`ContentStore::digest_only`]).
+    pub fn with_store(content: ContentStore) -> Self {
         let mut root = Inode::new(Kind::Dir);
         root.perm = 0o755;
         root.nlink = 1;
@@ -174,7 +179,7 @@ impl Tree {
                 live: true,
             }],
             inodes: vec![root],
-            content: ContentStore::new(budget),
+            content,
         }
     }
 

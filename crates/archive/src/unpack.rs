@@ -56,6 +56,9 @@ pub struct Options {
     pub chown: Option<(i64, i64)>,
     /// In-memory budget of the content store; bodies beyond it spill to a temporary file.
     pub memory_budget: u64,
+    /// Keep file bodies (true), or only their lengths and digests: a tree that can be compared
+    /// by [`crate::skeleton`] but not written out.
+    pub keep_content: bool,
     /// Stop at archives with more entries than this, or whose tree grows more names than this
     /// (implied directories and replaced names count too). Limit `max-entries`.
     pub max_entries: u64,
@@ -101,6 +104,7 @@ impl Default for Options {
             bound_symlink_times: true,
             chown: None,
             memory_budget: content::DEFAULT_MEMORY_BUDGET,
+            keep_content: true,
             max_entries: DEFAULT_MAX_ENTRIES,
             max_depth: DEFAULT_MAX_DEPTH,
             max_path_len: DEFAULT_MAX_PATH_LEN,
@@ -421,7 +425,11 @@ pub struct Unpacker {
 impl Unpacker {
     /// A fresh extraction into an empty root.
     pub fn new(opts: Options) -> Self {
-        let tree = Tree::new(opts.memory_budget);
+        let tree = if opts.keep_content {
+            Tree::new(opts.memory_budget)
+        } else {
+            Tree::with_store(content::ContentStore::digest_only())
+        };
         Unpacker {
             opts,
             tree,

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use layerproof_archive::skeleton::{Skeleton, SkeletonHasher};
 use layerproof_archive::tree::{InodeId, Kind, WalkEntry};
 use layerproof_archive::{ContentRef, Timestamp, Tree};
 use sha2::{Digest, Sha256};
@@ -378,14 +379,47 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Write the layer tar for `tree` into `out`, hashing as it goes. Nothing is buffered beyond one
-/// header; give a buffered writer for files.
-pub fn write_layer<W: Write>(
+/// Where [`emit`] puts a layer: bytes outside file bodies, and file bodies.
+trait LayerSink {
+    fn raw(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    fn body(&mut self, tree: &Tree, body: &ContentRef, path: &[u8]) -> Result<(), Error>;
+}
+
+/// The real bytes, into a hashing writer.
+impl<W: Write> LayerSink for HashingWriter<W> {
+    fn raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.write_all(bytes).map_err(Error::Write)
+    }
+
+    fn body(&mut self, tree: &Tree, body: &ContentRef, path: &[u8]) -> Result<(), Error> {
+        tree.content()
+            .copy_to(body, self)
+            .map_err(|source| Error::Content {
+                path: lossy(path),
+                source,
+            })
+    }
+}
+
+/// Only the skeleton: bodies count by the digest the content store took.
+impl LayerSink for SkeletonHasher {
+    fn raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        SkeletonHasher::raw(self, bytes);
+        Ok(())
+    }
+
+    fn body(&mut self, _tree: &Tree, body: &ContentRef, _path: &[u8]) -> Result<(), Error> {
+        SkeletonHasher::body(self, body.len, &body.sha256);
+        Ok(())
+    }
+}
+
+/// Encode every entry of `tree` into `out`; returns the entries written and those omitted.
+fn emit(
     tree: &Tree,
     opts: &LayerOptions<'_>,
-    out: W,
-) -> Result<(W, LayerSummary), Error> {
-    let mut out = HashingWriter::new(out);
+    out: &mut dyn LayerSink,
+) -> Result<(u64, Vec<Omitted>), Error> {
     let mut count = 0u64;
     let mut omitted = Vec::new();
     let mut entries = entries(tree, opts);
@@ -406,17 +440,12 @@ pub fn write_layer<W: Write>(
                 continue;
             }
         };
-        out.write_all(&encoded.blocks).map_err(Error::Write)?;
+        out.raw(&encoded.blocks)?;
         count += 1;
         if encoded.data_len > 0 {
             match entry.body {
                 Some(body) if body.len == encoded.data_len => {
-                    tree.content()
-                        .copy_to(&body, &mut out)
-                        .map_err(|source| Error::Content {
-                            path: lossy(&entry.header.name),
-                            source,
-                        })?;
+                    out.body(tree, &body, &entry.header.name)?;
                 }
                 _ => {
                     return Err(Error::Content {
@@ -425,12 +454,22 @@ pub fn write_layer<W: Write>(
                     });
                 }
             }
-            out.write_all(&[0u8; tarheader::BLOCK][..encoded.padding()])
-                .map_err(Error::Write)?;
+            out.raw(&[0u8; tarheader::BLOCK][..encoded.padding()])?;
         }
     }
-    out.write_all(&tarheader::END_OF_ARCHIVE)
-        .map_err(Error::Write)?;
+    out.raw(&tarheader::END_OF_ARCHIVE)?;
+    Ok((count, omitted))
+}
+
+/// Write the layer tar for `tree` into `out`, hashing as it goes. Nothing is buffered beyond one
+/// header; give a buffered writer for files.
+pub fn write_layer<W: Write>(
+    tree: &Tree,
+    opts: &LayerOptions<'_>,
+    out: W,
+) -> Result<(W, LayerSummary), Error> {
+    let mut out = HashingWriter::new(out);
+    let (count, omitted) = emit(tree, opts, &mut out)?;
     out.flush().map_err(Error::Write)?;
     let (inner, sha256, size) = out.finish();
     Ok((
@@ -443,6 +482,31 @@ pub fn write_layer<W: Write>(
             omitted,
         },
     ))
+}
+
+/// What [`skeleton_layer`] tells of the layer it did not write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkeletonSummary {
+    /// The layer's skeleton: equal to a published layer's exactly when the bytes are equal.
+    pub skeleton: Skeleton,
+    /// Entries written (extended headers not counted).
+    pub entries: u64,
+    /// Entries the engine would skip (unencodable, logged and not written).
+    pub omitted: Vec<Omitted>,
+}
+
+/// The [`Skeleton`] of the layer [`write_layer`] would write: headers are encoded and hashed,
+/// bodies count by the digest the tree's content store took when they were read. Works on a
+/// digest-only tree ([`layerproof_archive::ContentStore::digest_only`]); costs a few
+/// megabytes of hashing where writing costs the whole layer.
+pub fn skeleton_layer(tree: &Tree, opts: &LayerOptions<'_>) -> Result<SkeletonSummary, Error> {
+    let mut out = SkeletonHasher::new();
+    let (entries, omitted) = emit(tree, opts, &mut out)?;
+    Ok(SkeletonSummary {
+        skeleton: out.finish(),
+        entries,
+        omitted,
+    })
 }
 
 /// Compute the diff_id without keeping any output (a sink that only hashes).

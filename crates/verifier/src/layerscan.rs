@@ -12,6 +12,7 @@ use std::io::{self, Read};
 use layerproof_archive::Timestamp;
 use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::read;
+use layerproof_archive::skeleton::Skeleton;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -131,6 +132,9 @@ pub struct Scan {
     pub diff_id: String,
     /// Length of the uncompressed stream.
     pub size: u64,
+    /// The stream's skeleton: a layer with an equal skeleton is byte-identical (see
+    /// [`layerproof_archive::skeleton`]).
+    pub skeleton: Option<Skeleton>,
 }
 
 /// A reader that hashes and counts what passes through.
@@ -170,6 +174,7 @@ pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError
     let mut out = Scan::default();
     {
         let mut reader = read::Reader::with_options(&mut tee, options);
+        reader.track_skeleton();
         let mut index = 0u64;
         while let Some(h) = reader.next_header()? {
             if h.typeflag == typeflag::XGLOBAL {
@@ -182,7 +187,9 @@ pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError
                         .cloned()
                         .map_or_else(|| ScanError::Io(e), ScanError::Tar)
                 })?;
-                Some((n, hasher.finalize().into()))
+                let digest: [u8; 32] = hasher.finalize().into();
+                reader.body_digest(&digest);
+                Some((n, digest))
             } else {
                 None
             };
@@ -192,6 +199,7 @@ pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError
             out.entries.push(entry);
             index += 1;
         }
+        out.skeleton = reader.finish_skeleton()?;
     }
     io::copy(&mut tee, &mut io::sink())?;
     resolve_hardlinks(&mut out);

@@ -52,6 +52,9 @@ pub struct Params<'a> {
     pub plain_file: PlainFileMeta,
     /// Memory budget for file bodies before they spill to a temporary file.
     pub memory_budget: u64,
+    /// Keep file bodies (to write the layer), or only their digests (to compare skeletons:
+    /// [`skeleton`]; [`write`] then fails).
+    pub keep_content: bool,
     /// Whether an archive source is unpacked (`ADD`) or copied as a file (`COPY`).
     pub unpack: bool,
     /// Resource limits for reading the source (decompressed bytes, tar reader sizes, unpack
@@ -70,6 +73,7 @@ impl<'a> Params<'a> {
             names: None,
             plain_file: PlainFileMeta::default(),
             memory_budget: layerproof_archive::content::DEFAULT_MEMORY_BUDGET,
+            keep_content: true,
             unpack: true,
             limits: source::Options::default(),
         }
@@ -168,6 +172,7 @@ pub fn unpack(open: Opener<'_>, params: &Params<'_>) -> Result<Unpacked, Error> 
         opts.unpack.implied_dir_mtime = rules.implied_dir_mtime;
         opts.unpack.bound_symlink_times = rules.bound_symlink_times;
         opts.unpack.memory_budget = params.memory_budget;
+        opts.unpack.keep_content = params.keep_content;
         match source::add(open().map_err(source::Error::Io)?, &opts)? {
             Added::Archive(a) => {
                 return Ok(match a.outcome {
@@ -184,7 +189,11 @@ pub fn unpack(open: Opener<'_>, params: &Params<'_>) -> Result<Unpacked, Error> 
     } else {
         "COPY never unpacks".to_string()
     };
-    let mut tree = Tree::new(params.memory_budget);
+    let mut tree = if params.keep_content {
+        Tree::new(params.memory_budget)
+    } else {
+        Tree::with_store(layerproof_archive::ContentStore::digest_only())
+    };
     let mut body = open().map_err(source::Error::Io)?;
     // The content store needs the length up front, so the copied file is read whole.
     let mut buf = Vec::new();
@@ -212,6 +221,31 @@ pub fn write<W: Write>(
     params: &Params<'_>,
     out: W,
 ) -> Result<(W, LayerSummary), Error> {
+    let layer_opts = finish_tree(prepared, params);
+    Ok(layerproof_layer::write_layer(
+        &prepared.tree,
+        &layer_opts,
+        out,
+    )?)
+}
+
+/// The skeleton of the layer [`write`] would write (see [`layerproof_archive::skeleton`]):
+/// enough to compare with a published layer, and works on a tree unpacked without bodies
+/// ([`Params::keep_content`] false).
+pub fn skeleton(
+    prepared: &mut Prepared,
+    params: &Params<'_>,
+) -> Result<layerproof_layer::SkeletonSummary, Error> {
+    let layer_opts = finish_tree(prepared, params);
+    Ok(layerproof_layer::skeleton_layer(
+        &prepared.tree,
+        &layer_opts,
+    )?)
+}
+
+/// Set the values the published layer decided (implied-directory times, the copied file's
+/// mode and time) and return the writer's options.
+fn finish_tree<'p>(prepared: &mut Prepared, params: &'p Params<'_>) -> LayerOptions<'p> {
     apply_implied_times(&mut prepared.tree, &params.implied_times);
     if matches!(prepared.treatment, Treatment::Copied { .. }) {
         // the copied file's metadata is a parameter of the write, not of the unpack
@@ -230,11 +264,7 @@ pub fn write<W: Write>(
     if let Some(names) = &params.names {
         layer_opts = layer_opts.with_names(names);
     }
-    Ok(layerproof_layer::write_layer(
-        &prepared.tree,
-        &layer_opts,
-        out,
-    )?)
+    layer_opts
 }
 
 /// Rebuild the layer of `ADD <source> /` into `out`: [`unpack`], then [`write`].

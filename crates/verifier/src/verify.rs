@@ -277,9 +277,15 @@ pub struct Candidate {
     pub profile: &'static str,
     /// `match`, `differs` or `refused`.
     pub outcome: &'static str,
-    /// The diff_id it produced.
+    /// The diff_id it produced (not known for a layer that was only compared by skeleton and
+    /// differs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff_id: Option<String>,
+    /// How the candidate was compared: `skeleton` (headers encoded, bodies by the digests
+    /// taken while reading; equal skeletons are equal bytes) or `bytes` (the whole layer
+    /// written and hashed: when skeletons differ, or the published layer has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<&'static str>,
     /// Refusal reason, or a difference count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -1209,13 +1215,23 @@ impl Env<'_> {
         Ok((scan, compression))
     }
 
-    /// sha256 of a source and the classic builder's source hashes, in one read.
-    fn hash_source(&self, source: &StepSource, perm: u32) -> Result<(), Error> {
+    /// sha256 of a source and, for a classic build, the classic builder's source hashes
+    /// (the `ADD file:<hash>` of its history), in one read.
+    fn hash_source(
+        &self,
+        source: &StepSource,
+        perm: u32,
+        builder: BuilderKind,
+    ) -> Result<(), Error> {
         let key = source.path.display().to_string();
+        let classic = builder == BuilderKind::Classic;
         if self
             .sources
             .lock()
-            .map(|m| m.contains_key(&key))
+            .map(|m| {
+                m.get(&key)
+                    .is_some_and(|d| !classic || !d.classic.is_empty())
+            })
             .unwrap_or(true)
         {
             return Ok(());
@@ -1227,7 +1243,11 @@ impl Env<'_> {
         let mut f = File::open(&source.path).map_err(err)?;
         let size = f.metadata().map_err(err)?.len();
         let file = ContextFile::new(source.info.source.clone(), perm, size);
-        let tars = [ContextTar::TypeBits, ContextTar::PermissionsOnly];
+        let tars: &[ContextTar] = if classic {
+            &[ContextTar::TypeBits, ContextTar::PermissionsOnly]
+        } else {
+            &[]
+        };
         let mut hashers: Vec<FileHasher> =
             tars.iter().map(|t| FileHasher::new(&file, *t)).collect();
         let mut sha = Sha256::new();
@@ -1426,8 +1446,10 @@ impl Env<'_> {
         };
         let (scanned, first) = std::thread::scope(|s| {
             let published_thread = s.spawn(|| self.scan_published(&published.blob, &what));
-            let hash_thread = s.spawn(|| self.hash_source(source, ctx_perm));
-            let first = rebuild::unpack(&open, &base_params(first_guess)).map_err(rebuild_err);
+            let hash_thread = s.spawn(|| self.hash_source(source, ctx_perm, builder));
+            let mut p = base_params(first_guess);
+            p.keep_content = false; // digests only: see the candidate loop
+            let first = rebuild::unpack(&open, &p).map_err(rebuild_err);
             let scanned = published_thread
                 .join()
                 .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("scanner thread failed"))));
@@ -1476,69 +1498,123 @@ impl Env<'_> {
             .get(source.name.as_bytes())
             .map(|(_, t)| *t);
 
-        let mut trees: Vec<((layerproof_archive::unpack::Options, bool), Unpacked)> =
-            vec![(rebuild::unpack_key(first_guess), first)];
-        let mut tried = Vec::new();
-        let mut matched: Option<(&'static Profile, RebuiltLayer)> = None;
-        let mut refusal: Option<RefusalInfo> = None;
-        let mut built: Vec<(&'static Profile, String)> = Vec::new();
-        for profile in candidates.iter().copied() {
-            let key = rebuild::unpack_key(profile);
-            let slot = match trees.iter().position(|(k, _)| *k == key) {
-                Some(i) => i,
-                None => {
-                    let u = rebuild::unpack(&open, &base_params(profile)).map_err(rebuild_err)?;
-                    trees.push((key, u));
-                    trees.len() - 1
-                }
-            };
-            let params =
-                self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
-            match &mut trees[slot].1 {
-                Unpacked::Refused(r) => {
-                    if refusal.is_none() {
-                        refusal = Some(RefusalInfo {
-                            entry: r.entry,
-                            name: r.name.clone(),
-                            message: r.message.clone(),
+        // The first pass compares skeletons: the source was unpacked keeping only body
+        // digests, and each candidate costs the encoding of its headers. When no candidate
+        // matches that way (or the published layer has no skeleton), the trees are unpacked
+        // again with their bodies and every candidate is written and hashed — the exact
+        // comparison, which also feeds the explanation.
+        let mut keep = scan.skeleton.is_none();
+        let mut trees: Vec<((layerproof_archive::unpack::Options, bool), Unpacked)> = if keep {
+            Vec::new()
+        } else {
+            vec![(rebuild::unpack_key(first_guess), first)]
+        };
+        let (mut tried, mut matched, mut refusal, mut built);
+        loop {
+            tried = Vec::new();
+            matched = None::<(&'static Profile, RebuiltLayer)>;
+            refusal = None::<RefusalInfo>;
+            built = Vec::<(&'static Profile, String)>::new();
+            let skeleton = scan.skeleton.filter(|_| !keep);
+            for profile in candidates.iter().copied() {
+                let key = rebuild::unpack_key(profile);
+                let slot = match trees.iter().position(|(k, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        let mut p = base_params(profile);
+                        p.keep_content = keep;
+                        let u = rebuild::unpack(&open, &p).map_err(rebuild_err)?;
+                        trees.push((key, u));
+                        trees.len() - 1
+                    }
+                };
+                let params =
+                    self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
+                let prepared = match &mut trees[slot].1 {
+                    Unpacked::Refused(r) => {
+                        if refusal.is_none() {
+                            refusal = Some(RefusalInfo {
+                                entry: r.entry,
+                                name: r.name.clone(),
+                                message: r.message.clone(),
+                            });
+                        }
+                        tried.push(Candidate {
+                            profile: profile.name,
+                            outcome: "refused",
+                            diff_id: None,
+                            compared: None,
+                            detail: Some(r.message.clone()),
                         });
+                        continue;
                     }
-                    tried.push(Candidate {
-                        profile: profile.name,
-                        outcome: "refused",
-                        diff_id: None,
-                        detail: Some(r.message.clone()),
-                    });
+                    Unpacked::Tree(prepared) => prepared,
+                };
+                // what identifies the output, its diff_id when known, size, entries
+                let (identity, diff_id, size, entries) = match skeleton {
+                    Some(published_skeleton) => {
+                        let sk = rebuild::skeleton(prepared, &params).map_err(rebuild_err)?;
+                        // equal skeletons: our bytes are the published bytes, whose sha256
+                        // the scan took
+                        let same = sk.skeleton == published_skeleton;
+                        let identity = format!(
+                            "skeleton:{}{}",
+                            hex::encode(sk.skeleton.raw),
+                            hex::encode(sk.skeleton.bodies)
+                        );
+                        (
+                            identity,
+                            same.then(|| target.clone()),
+                            sk.skeleton.size,
+                            sk.entries,
+                        )
+                    }
+                    None => {
+                        let (_, summary) =
+                            rebuild::write(prepared, &params, HashingWriter::new(io::sink()))
+                                .map_err(rebuild_err)?;
+                        (
+                            summary.diff_id.clone(),
+                            Some(summary.diff_id),
+                            summary.size,
+                            summary.entries,
+                        )
+                    }
+                };
+                let ok = diff_id.as_ref() == Some(&target);
+                tried.push(Candidate {
+                    profile: profile.name,
+                    outcome: if ok { "match" } else { "differs" },
+                    diff_id,
+                    compared: Some(if skeleton.is_some() {
+                        "skeleton"
+                    } else {
+                        "bytes"
+                    }),
+                    detail: None,
+                });
+                if ok {
+                    matched = Some((
+                        profile,
+                        RebuiltLayer {
+                            diff_id: target.clone(),
+                            blob_digest: None,
+                            size,
+                            entries,
+                            treatment: treatment_text(&prepared.treatment),
+                        },
+                    ));
+                    break;
                 }
-                Unpacked::Tree(prepared) => {
-                    let (_, summary) =
-                        rebuild::write(prepared, &params, HashingWriter::new(io::sink()))
-                            .map_err(rebuild_err)?;
-                    let ok = summary.diff_id == target;
-                    tried.push(Candidate {
-                        profile: profile.name,
-                        outcome: if ok { "match" } else { "differs" },
-                        diff_id: Some(summary.diff_id.clone()),
-                        detail: None,
-                    });
-                    if ok {
-                        matched = Some((
-                            profile,
-                            RebuiltLayer {
-                                diff_id: summary.diff_id.clone(),
-                                blob_digest: None,
-                                size: summary.size,
-                                entries: summary.entries,
-                                treatment: treatment_text(&prepared.treatment),
-                            },
-                        ));
-                        break;
-                    }
-                    if !built.iter().any(|(_, d)| *d == summary.diff_id) {
-                        built.push((profile, summary.diff_id));
-                    }
+                if !built.iter().any(|(_, d)| *d == identity) {
+                    built.push((profile, identity));
                 }
             }
+            if matched.is_some() || keep || built.is_empty() {
+                break;
+            }
+            keep = true;
+            trees.clear();
         }
 
         let hazards_of = |trees: &[(_, Unpacked)]| match trees.first().map(|t| &t.1) {
@@ -1565,18 +1641,24 @@ impl Env<'_> {
         if let Some((profile, mut rebuilt)) = matched {
             let params =
                 self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
-            let key = rebuild::unpack_key(profile);
-            let tree = trees.iter().find_map(|(k, u)| match u {
-                Unpacked::Tree(p) if *k == key => Some(&p.tree),
-                _ => None,
-            });
-            let mut opts = layerproof_layer::LayerOptions::new(profile);
-            if let Some(n) = &params.names {
-                opts = opts.with_names(n);
-            }
+            // The bytes, for re-encoding: the matching tree may hold digests only, so the
+            // source is unpacked again with its bodies, once, if a re-encoder asks.
+            let kept: std::sync::Mutex<Option<Box<rebuild::Prepared>>> =
+                std::sync::Mutex::new(None);
             let layer = |w: &mut dyn io::Write| -> io::Result<()> {
-                let tree = tree.ok_or_else(|| io::Error::other("the matching tree is gone"))?;
-                layerproof_layer::write_layer(tree, &opts, w)
+                let mut slot = kept
+                    .lock()
+                    .map_err(|_| io::Error::other("an earlier re-encoding failed"))?;
+                if slot.is_none() {
+                    let mut p = base_params(profile);
+                    p.keep_content = true;
+                    match rebuild::unpack(&open, &p).map_err(io::Error::other)? {
+                        Unpacked::Tree(t) => *slot = Some(t),
+                        Unpacked::Refused(r) => return Err(io::Error::other(r.message)),
+                    }
+                }
+                let prepared = slot.as_mut().ok_or_else(|| io::Error::other("no tree"))?;
+                rebuild::write(prepared, &params, w)
                     .map(|_| ())
                     .map_err(io::Error::other)
             };

@@ -118,10 +118,15 @@ fn every_recorded_image_is_reproduced() {
                 }
             };
             let layers = report.layers.as_deref().unwrap_or_default();
+            // the fast path decided it: equal skeletons, no layer written
             let ok = report.verdict == Verdict::Reproduced
                 && report.level == Some(Level::Blob)
                 && layers.len() == 1
-                && layers[0].profile.is_some();
+                && layers[0].profile.is_some()
+                && layers[0]
+                    .candidates
+                    .iter()
+                    .any(|c| c.outcome == "match" && c.compared == Some("skeleton"));
             if !ok {
                 failures.push(format!(
                     "{case}/{name}: {:?} {:?}\n{}",
@@ -184,6 +189,15 @@ fn one_tampered_byte_is_different_and_names_the_file() {
         let report = verify::verify(&req, &NoProgress).unwrap();
         assert_eq!(report.verdict, Verdict::Different, "{image}");
         let layer = &report.layers.as_ref().unwrap()[0];
+        // skeletons differed, so every candidate was then written and hashed
+        assert!(
+            layer
+                .candidates
+                .iter()
+                .all(|c| c.compared == Some("bytes") && c.diff_id.is_some()),
+            "{image}: {:?}",
+            layer.candidates
+        );
         let diff = layer.differences.as_ref().unwrap();
         assert!(!diff.content_equivalent);
         assert_eq!(diff.entries.len(), 1, "{image}: {:?}", diff.entries);

@@ -1388,3 +1388,72 @@ fn many_entries_stream() {
     assert_eq!(n, 2000);
     assert_eq!(r.position(), t.bytes().len() as u64);
 }
+
+/// The skeleton the reader tracks, reading every body whole.
+fn reader_skeleton<R: Read>(r: R) -> Option<crate::skeleton::Skeleton> {
+    use sha2::Digest as _;
+    let mut reader = Reader::new(r);
+    reader.track_skeleton();
+    while let Some(_h) = reader.next_header().unwrap() {
+        let mut data = Vec::new();
+        reader.body().read_to_end(&mut data).unwrap();
+        reader.body_digest(&sha2::Sha256::digest(&data).into());
+    }
+    reader.finish_skeleton().unwrap()
+}
+
+#[test]
+fn skeleton_splits_bodies_from_everything_else() {
+    use crate::skeleton::SkeletonHasher;
+    use sha2::Digest as _;
+    let tar = Tar::default()
+        .ext(tf::XHEADER, &[(b"path", b"long/name")])
+        .file("a", b"alpha")
+        .file("empty", b"")
+        .file("b", &[7u8; 1000])
+        .end();
+    let mut bytes = tar.bytes().to_vec();
+    bytes.extend_from_slice(b"trailing junk");
+    // by hand: raw bytes up to each body, the body by digest, then the rest
+    let mut want = SkeletonHasher::new();
+    let a_at = 512 * 3;
+    want.raw(&bytes[..a_at]);
+    want.body(5, &sha2::Sha256::digest(b"alpha").into());
+    let b_at = a_at + 512 + 512 + 512;
+    want.raw(&bytes[a_at + 5..b_at]);
+    want.body(1000, &sha2::Sha256::digest([7u8; 1000]).into());
+    want.raw(&bytes[b_at + 1000..]);
+    let want = want.finish();
+    assert_eq!(want.size, bytes.len() as u64);
+    assert_eq!(reader_skeleton(&bytes[..]), Some(want));
+    assert_eq!(reader_skeleton(OneByte(&bytes)), Some(want));
+
+    // one changed body byte, one changed padding byte: other skeletons
+    let mut body = bytes.clone();
+    body[a_at + 1] ^= 1;
+    assert_ne!(reader_skeleton(&body[..]), Some(want));
+    let mut pad = bytes.clone();
+    pad[a_at + 7] = 1;
+    assert_ne!(reader_skeleton(&pad[..]), Some(want));
+}
+
+#[test]
+fn skeleton_is_lost_when_a_body_is_not_given_by_digest() {
+    let tar = Tar::default().file("a", b"alpha").end();
+    let mut reader = Reader::new(tar.bytes());
+    reader.track_skeleton();
+    while reader.next_header().unwrap().is_some() {}
+    assert_eq!(reader.finish_skeleton().unwrap(), None);
+    // a partly read body
+    let mut reader = Reader::new(tar.bytes());
+    reader.track_skeleton();
+    reader.next_header().unwrap();
+    reader.body().read_exact(&mut [0u8; 2]).unwrap();
+    reader.body_digest(&[0; 32]);
+    while reader.next_header().unwrap().is_some() {}
+    assert_eq!(reader.finish_skeleton().unwrap(), None);
+    // untracked
+    let mut reader = Reader::new(tar.bytes());
+    while reader.next_header().unwrap().is_some() {}
+    assert_eq!(reader.finish_skeleton().unwrap(), None);
+}

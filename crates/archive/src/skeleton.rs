@@ -1,0 +1,120 @@
+//! A tar stream's skeleton: everything but its file bodies, which count by digest.
+//!
+//! Two tar streams are byte-identical exactly when their skeletons are equal (short of a
+//! SHA-256 collision): the skeleton hashes every byte outside regular files' data (headers,
+//! extended headers, padding, the end-of-archive blocks and anything after them) in one
+//! stream, and the offset, length and digest of every body in another. Put the raw bytes back
+//! and each body at its offset and the whole stream is determined.
+//!
+//! This lets a verifier compare the layer it would write with a published one without keeping
+//! (or spilling) the source's file bodies and without hashing its own 170 MB of output: the
+//! bodies were hashed once while the source was read, the published layer's once while it was
+//! scanned, and only the few megabytes of headers are encoded and hashed per candidate.
+
+use sha2::{Digest as _, Sha256};
+
+/// The skeleton of a finished stream. Equal skeletons mean equal streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skeleton {
+    /// sha256 of every byte outside file bodies, in stream order.
+    pub raw: [u8; 32],
+    /// sha256 of (offset, length, body digest) for every body, in stream order.
+    pub bodies: [u8; 32],
+    /// Length of the whole stream.
+    pub size: u64,
+}
+
+/// Builds a [`Skeleton`] from raw bytes and body digests, in stream order.
+#[derive(Debug, Clone, Default)]
+pub struct SkeletonHasher {
+    raw: Sha256,
+    bodies: Sha256,
+    pos: u64,
+}
+
+impl SkeletonHasher {
+    /// An empty skeleton.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes outside file bodies.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.raw.update(bytes);
+        self.pos += bytes.len() as u64;
+    }
+
+    /// A file body of `len` bytes with this sha256, at the current position.
+    pub fn body(&mut self, len: u64, sha256: &[u8; 32]) {
+        self.bodies.update(self.pos.to_le_bytes());
+        self.bodies.update(len.to_le_bytes());
+        self.bodies.update(sha256);
+        self.pos += len;
+    }
+
+    /// Bytes seen so far, bodies included.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The skeleton of everything given.
+    pub fn finish(self) -> Skeleton {
+        Skeleton {
+            raw: self.raw.finalize().into(),
+            bodies: self.bodies.finalize().into(),
+            size: self.pos,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skeleton(parts: &[(&[u8], bool)]) -> Skeleton {
+        let mut h = SkeletonHasher::new();
+        for (bytes, body) in parts {
+            if *body {
+                h.body(bytes.len() as u64, &Sha256::digest(bytes).into());
+            } else {
+                h.raw(bytes);
+            }
+        }
+        h.finish()
+    }
+
+    #[test]
+    fn same_stream_same_skeleton_however_raw_bytes_are_chunked() {
+        let a = skeleton(&[
+            (b"head", false),
+            (b"er", false),
+            (b"body", true),
+            (b"pad", false),
+        ]);
+        let b = skeleton(&[
+            (b"header", false),
+            (b"body", true),
+            (b"p", false),
+            (b"ad", false),
+        ]);
+        assert_eq!(a, b);
+        assert_eq!(a.size, 13);
+    }
+
+    #[test]
+    fn a_moved_or_changed_body_changes_the_skeleton() {
+        let base = skeleton(&[(b"header", false), (b"body", true), (b"pad", false)]);
+        // same raw bytes, same body, other offset
+        let moved = skeleton(&[(b"head", false), (b"body", true), (b"erpad", false)]);
+        let changed = skeleton(&[(b"header", false), (b"bodY", true), (b"pad", false)]);
+        let split = skeleton(&[
+            (b"header", false),
+            (b"bo", true),
+            (b"dy", true),
+            (b"pad", false),
+        ]);
+        assert_ne!(base, moved);
+        assert_ne!(base, changed);
+        assert_ne!(base, split);
+    }
+}

@@ -16,6 +16,7 @@
 
 pub mod compression;
 pub mod content;
+pub mod hashing;
 pub mod header;
 pub mod read;
 pub mod skeleton;

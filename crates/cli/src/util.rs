@@ -1,7 +1,4 @@
 //! Small helpers shared by subcommands.
-use std::io::{self, Read};
-
-use sha2::{Digest, Sha256};
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -11,39 +8,6 @@ pub enum Format {
     Human,
     /// Machine-readable JSON (a versioned schema).
     Json,
-}
-
-/// A reader that hashes (sha256) and counts everything read through it.
-#[derive(Debug)]
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<R> HashingReader<R> {
-    /// Wrap a reader.
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// The hex sha256 and byte count of everything read so far.
-    pub fn finish(self) -> (String, u64) {
-        (hex::encode(self.hasher.finalize()), self.bytes)
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
 }
 
 /// `--build-arg` values as `docker build` takes them: `KEY=VALUE`, or `KEY` alone for the value

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 
 use layerproof_archive::Timestamp;
+use layerproof_archive::hashing::HashingReader;
 use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::read;
 use layerproof_archive::skeleton::Skeleton;
@@ -137,22 +138,6 @@ pub struct Scan {
     pub skeleton: Option<Skeleton>,
 }
 
-/// A reader that hashes and counts what passes through.
-struct Tee<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> Read for Tee<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 /// Why a scan failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -166,11 +151,7 @@ pub enum ScanError {
 
 /// Scan an uncompressed layer tar to its end (the diff_id covers every byte, trailing ones too).
 pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError> {
-    let mut tee = Tee {
-        inner: layer,
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let mut tee = HashingReader::new(layer);
     let mut out = Scan::default();
     {
         let mut reader = read::Reader::with_options(&mut tee, options);
@@ -203,8 +184,9 @@ pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError
     }
     io::copy(&mut tee, &mut io::sink())?;
     resolve_hardlinks(&mut out);
-    out.diff_id = format!("sha256:{}", hex::encode(tee.hasher.finalize()));
-    out.size = tee.count;
+    let (sha256, size) = tee.finish();
+    out.diff_id = format!("sha256:{}", hex::encode(sha256));
+    out.size = size;
     Ok(out)
 }
 

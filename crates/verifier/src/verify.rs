@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use layerproof_archive::Timestamp;
 use layerproof_archive::compression::{self, Compression, DecompressOptions};
+use layerproof_archive::hashing::HashingReader;
 use layerproof_archive::read;
 use layerproof_image::chain::{self, MAX_CONFIG};
 use layerproof_image::{
@@ -500,19 +501,10 @@ fn sha256_file(path: &Path) -> Result<(String, u64), Error> {
         path: path.to_path_buf(),
         source,
     };
-    let mut f = File::open(path).map_err(err)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).map_err(err)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((format!("sha256:{}", hex::encode(h.finalize())), n))
+    let mut r = HashingReader::new(File::open(path).map_err(err)?);
+    io::copy(&mut r, &mut io::sink()).map_err(err)?;
+    let (sha256, n) = r.finish();
+    Ok((format!("sha256:{}", hex::encode(sha256)), n))
 }
 
 /// A reader that reports progress.

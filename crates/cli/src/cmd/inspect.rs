@@ -10,7 +10,9 @@ use layerproof_archive::unpack::Hazard;
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::util::{Format, HashingReader};
+use layerproof_archive::hashing::HashingReader;
+
+use crate::util::Format;
 
 /// Report what Docker's `ADD TARBALL /` would do, and every reproducibility hazard.
 ///
@@ -82,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut report = Report {
         schema: "layerproof.inspect/v1",
         file: args.tarball.display().to_string(),
-        sha256,
+        sha256: hex::encode(sha256),
         size,
         result: "archive",
         compression: String::new(),

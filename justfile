@@ -25,6 +25,11 @@ gen-testdata:
 oracle *ARGS:
     cargo xtask oracle {{ARGS}}
 
+# Issue #7's benchmark: fixture, engines, registry, hyperfine ratios and peak RSS
+# (writes docs/performance.md; try --runs 3, --no-write, --check, --prepare-only).
+bench *ARGS:
+    cargo xtask bench {{ARGS}}
+
 # Everything CI does.
 ci:
     bash .ci/run

@@ -7,7 +7,11 @@
 //!   or compare live builds with layerproof and with the records.
 //! * `hostile [--generate | --check] [--case NAME]…`: the hostile-input corpus (`testdata/hostile/`).
 //! * `fuzz [--time SECS] [TARGET]…`: run the cargo-fuzz targets in `fuzz/`.
+//! * `bench [--dir DIR] [--runs N] [--prepare-only] [--no-write] [--check] [--note TEXT]`: issue
+//!   #7's benchmark: prepare the minbase fixture and images, time them side by side with
+//!   hyperfine, print the ratios and peak RSS and write them to `docs/performance.md`.
 
+mod bench;
 mod compare;
 mod dump;
 mod engines;
@@ -95,6 +99,37 @@ enum Task {
         /// Targets (default: all).
         targets: Vec<String>,
     },
+    /// Issue #7's benchmark: fixture, engines, registry; hyperfine ratios and peak RSS.
+    Bench {
+        /// Where the fixture, the images and the results are kept (reused when up to date).
+        #[arg(
+            long,
+            env = "LAYERPROOF_BENCH_DIR",
+            default_value = "/tmp/layerproof-bench"
+        )]
+        dir: PathBuf,
+        /// hyperfine runs per command (the docker build gets min(N, 3)).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Only prepare the fixture, the images and the release binary.
+        #[arg(long)]
+        prepare_only: bool,
+        /// Do not rewrite the table in docs/performance.md.
+        #[arg(long)]
+        no_write: bool,
+        /// Exit non-zero when a target is not met.
+        #[arg(long)]
+        check: bool,
+        /// A line to print above the table (e.g. "development run, loaded machine").
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(
+            long,
+            env = "LAYERPROOF_ENGINES_ROOT",
+            default_value = "/tmp/layerproof-engines"
+        )]
+        root: PathBuf,
+    },
 }
 
 pub fn sha256_hex(b: &[u8]) -> String {
@@ -145,6 +180,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             hostile::run(&repo, &cases)
         }
         Task::Fuzz { time, targets } => fuzz::run(&repo, time, &targets),
+        Task::Bench {
+            dir,
+            runs,
+            prepare_only,
+            no_write,
+            check,
+            note,
+            root,
+        } => bench::run(
+            &repo,
+            &bench::Opts {
+                dir,
+                root,
+                runs,
+                prepare_only,
+                no_write,
+                check,
+                note,
+            },
+        ),
         Task::GenTestdata { check } => {
             testgen::run(&gen_dir, check)?;
             Ok(ExitCode::SUCCESS)

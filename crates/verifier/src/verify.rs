@@ -713,6 +713,8 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
         src: src.as_ref(),
         progress,
         sources: Mutex::new(BTreeMap::new()),
+        memory_budget: req.memory_budget
+            / (rayon::current_num_threads().min(images.len()).max(1) as u64),
     };
     let results: Vec<Result<PlatformReport, Error>> = if images.len() > 1 {
         use rayon::prelude::*;
@@ -791,6 +793,9 @@ struct Env<'a> {
     progress: &'a dyn Progress,
     /// Source path → its digests, hashed once.
     sources: Mutex<BTreeMap<String, SourceDigests>>,
+    /// The memory budget of each source tree: the request's, shared by the platforms
+    /// verified at the same time.
+    memory_budget: u64,
 }
 
 /// Digests of one source file, from one read.
@@ -1427,7 +1432,7 @@ impl Env<'_> {
         };
         let base_params = |profile: &'static Profile| {
             let mut p = Params::new(profile, source.name.as_bytes().to_vec());
-            p.memory_budget = self.req.memory_budget;
+            p.memory_budget = self.memory_budget;
             p.unpack = source.unpack;
             p.limits = self.req.limits.clone();
             p.plain_file = PlainFileMeta {
@@ -1631,28 +1636,13 @@ impl Env<'_> {
 
         let step = source.info.clone();
         if let Some((profile, mut rebuilt)) = matched {
-            let params =
-                self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
-            // The bytes, for re-encoding: the matching tree may hold digests only, so the
-            // source is unpacked again with its bodies, once, if a re-encoder asks.
-            let kept: std::sync::Mutex<Option<Box<rebuild::Prepared>>> =
-                std::sync::Mutex::new(None);
+            // The bytes, for re-encoding. Ours equal the published layer's (equal skeletons or
+            // diff_ids), so they are read back from the published blob — a stream, where
+            // writing our tree would need the source unpacked again with its bodies.
             let layer = |w: &mut dyn io::Write| -> io::Result<()> {
-                let mut slot = kept
-                    .lock()
-                    .map_err(|_| io::Error::other("an earlier re-encoding failed"))?;
-                if slot.is_none() {
-                    let mut p = base_params(profile);
-                    p.keep_content = true;
-                    match rebuild::unpack(&open, &p).map_err(io::Error::other)? {
-                        Unpacked::Tree(t) => *slot = Some(t),
-                        Unpacked::Refused(r) => return Err(io::Error::other(r.message)),
-                    }
-                }
-                let prepared = slot.as_mut().ok_or_else(|| io::Error::other("no tree"))?;
-                rebuild::write(prepared, &params, w)
-                    .map(|_| ())
-                    .map_err(io::Error::other)
+                let blob = self.src.blob(&published.blob).map_err(io::Error::other)?;
+                let mut layer = compression::open(blob, &self.req.decompress)?;
+                io::copy(&mut layer, w).map(|_| ())
             };
             let (level, blob_digest, blob_report) = self.blob_level(
                 published,

@@ -158,23 +158,6 @@ fn sha256_file(p: &Path) -> Result<String> {
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }
 
-/// Runs `cmd`, returns its standard output; the error carries both outputs.
-fn run_cmd(cmd: &mut Command, what: &str) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("{what}: cannot run {:?}", cmd.get_program()))?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}): {cmd:?}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 fn save_state(path: &Path, state: &Value) -> Result<()> {
     let mut s = serde_json::to_vec_pretty(state)?;
     s.push(b'\n');
@@ -234,11 +217,9 @@ fn prepare(dir: &Path, root: &Path, d26: &Engine) -> Result<Fixture> {
         fs::write(&dockerfile, DOCKERFILE)?;
     }
 
-    let buildx = run_cmd(
-        d26.docker(None).args(["buildx", "version"]),
-        "docker buildx version",
-    )
-    .context("Docker 26.1 needs the buildx plugin (`cargo xtask engines` installs it)")?;
+    let buildx = engines::run(d26.docker(None).args(["buildx", "version"]))
+        .context("docker buildx version")
+        .context("Docker 26.1 needs the buildx plugin (`cargo xtask engines` installs it)")?;
     let buildx = buildx
         .split_whitespace()
         .nth(1)
@@ -263,28 +244,25 @@ fn prepare(dir: &Path, root: &Path, d26: &Engine) -> Result<Fixture> {
         eprintln!("bench: reusing {} and {single_ref}", archive.display());
     } else {
         eprintln!("bench: building {single_ref} with Docker 26.1 (buildx, BuildKit)");
-        run_cmd(
+        engines::run(
             d26.docker(Some(true))
                 .args(["buildx", "build", "--no-cache", "--load", "-q", "-t"])
                 .arg(&single_ref)
                 .arg(&ctx),
-            "docker buildx build",
-        )?;
+        )
+        .context("docker buildx build")?;
         let partial = dir.join("image-26.1.tar.partial");
-        run_cmd(
+        engines::run(
             d26.docker(None)
                 .args(["save", "-o"])
                 .arg(&partial)
                 .arg(&single_ref),
-            "docker save",
-        )?;
+        )
+        .context("docker save")?;
         fs::rename(&partial, &archive)?;
         made.push("image-26.1 (docker-archive and registry)");
         eprintln!("bench: pushing {single_ref}");
-        run_cmd(
-            d26.docker(None).args(["push", "-q", &single_ref]),
-            "docker push",
-        )?;
+        engines::run(d26.docker(None).args(["push", "-q", &single_ref])).context("docker push")?;
         let digest = registry_digest(REPO_SINGLE, TAG)?
             .with_context(|| format!("{single_ref} is not in the registry after docker push"))?;
         state["single"] = json!({
@@ -311,23 +289,23 @@ fn prepare(dir: &Path, root: &Path, d26: &Engine) -> Result<Fixture> {
                 p.trim_start_matches("linux/").replace('/', "-")
             );
             eprintln!("bench: building and pushing {r} ({p})");
-            run_cmd(
+            engines::run(
                 d26.docker(Some(true))
                     .args(["buildx", "build", "--no-cache", "--push", "-q"])
                     .args(["--platform", p, "-t", &r])
                     .arg(&ctx),
-                "docker buildx build --push",
-            )?;
+            )
+            .context("docker buildx build --push")?;
             parts.push(r);
         }
         eprintln!("bench: joining them into the manifest list {multi_ref}");
         made.push("the 4-platform image");
-        run_cmd(
+        engines::run(
             d26.docker(None)
                 .args(["buildx", "imagetools", "create", "-t", &multi_ref])
                 .args(&parts),
-            "docker buildx imagetools create",
-        )?;
+        )
+        .context("docker buildx imagetools create")?;
         // The per-platform tags stay in the registry (the list refers to them by digest), not in the daemon.
         let _ = d26.docker(None).arg("rmi").args(&parts).output();
         let (digest, body) = registry_manifest(REPO_MULTI, TAG, "GET")?.with_context(|| {

@@ -133,7 +133,8 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn run(cmd: &mut Command) -> Result<String> {
+/// Run `cmd`; its standard output, or an error with the command and both outputs.
+pub(crate) fn run(cmd: &mut Command) -> Result<String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()

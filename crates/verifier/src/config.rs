@@ -439,31 +439,23 @@ impl Json {
                 }
                 out.push(']');
             }
-            J::Obj(fields) => {
-                out.push('{');
-                for (i, (k, it)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    self.string(k, out);
-                    out.push(':');
-                    self.write(it, out);
-                }
-                out.push('}');
-            }
-            J::Map(fields) => {
-                out.push('{');
-                for (i, (k, it)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    self.string(k, out);
-                    out.push(':');
-                    self.write(it, out);
-                }
-                out.push('}');
-            }
+            J::Obj(fields) => self.object(fields.iter().map(|(k, v)| (*k, v)), out),
+            J::Map(fields) => self.object(fields.iter().map(|(k, v)| (k.as_str(), v)), out),
         }
+    }
+
+    /// `{"k":v,…}` in the order given.
+    fn object<'a>(&self, fields: impl Iterator<Item = (&'a str, &'a J)>, out: &mut String) {
+        out.push('{');
+        for (i, (k, it)) in fields.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            self.string(k, out);
+            out.push(':');
+            self.write(it, out);
+        }
+        out.push('}');
     }
 
     fn string(&self, s: &str, out: &mut String) {

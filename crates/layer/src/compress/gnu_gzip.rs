@@ -16,7 +16,7 @@
 
 use std::io::{self, Read, Write};
 
-use super::zlib::{Deflater, Encoder, Flavour};
+use super::zlib::{Deflater, Flavour, gzip_member};
 
 /// The gzip header GNU gzip writes for standard input with `-n` at `level`.
 pub fn header(level: u32) -> [u8; 10] {
@@ -61,30 +61,11 @@ pub fn compress<R: Read, W: Write>(input: R, out: W, level: u32) -> io::Result<W
 }
 
 /// Compress `input` as `gzip -n` does from standard input with `opts`, into `out`.
-pub fn compress_with<R: Read, W: Write>(mut input: R, mut out: W, opts: &Options) -> io::Result<W> {
+pub fn compress_with<R: Read, W: Write>(input: R, out: W, opts: &Options) -> io::Result<W> {
     let invalid = |e| io::Error::new(io::ErrorKind::InvalidInput, e);
     let mut d = Deflater::new(opts.level, Flavour::GnuGzip).map_err(invalid)?;
     if opts.rsyncable {
         d.set_rsyncable().map_err(invalid)?;
     }
-    out.write_all(&header(opts.level))?;
-    let mut enc = Encoder::with_deflater(out, d);
-    let mut crc = crc32fast::Hasher::new();
-    let mut size: u64 = 0;
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        crc.update(&buf[..n]);
-        size += n as u64;
-        enc.write_all(&buf[..n])?;
-    }
-    let mut out = enc.finish()?;
-    out.write_all(&crc.finalize().to_le_bytes())?;
-    out.write_all(&(size as u32).to_le_bytes())?;
-    Ok(out)
+    gzip_member(input, out, &header(opts.level), d)
 }

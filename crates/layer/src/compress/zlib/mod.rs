@@ -263,15 +263,26 @@ impl<W: Write> Write for Encoder<W> {
 /// and length trailer: a gzip member as zlib's `gzwrite`, Python's `gzip` module and similar
 /// writers make it. The header is the caller's, byte for byte.
 pub fn compress_gzip<R: Read, W: Write>(
-    mut input: R,
-    mut out: W,
+    input: R,
+    out: W,
     level: u32,
     header: &[u8],
 ) -> io::Result<W> {
-    let enc = Encoder::new(Vec::new(), level, Flavour::Zlib)
+    let d = Deflater::new(level, Flavour::Zlib)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    gzip_member(input, out, header, d)
+}
+
+/// One gzip member: `header` as given, `input` through `deflater` finished in one go, then the
+/// CRC-32 and length trailer.
+pub(crate) fn gzip_member<R: Read, W: Write>(
+    mut input: R,
+    mut out: W,
+    header: &[u8],
+    deflater: Deflater,
+) -> io::Result<W> {
     out.write_all(header)?;
-    let mut enc = Encoder::with_deflater(out, enc.deflater);
+    let mut enc = Encoder::with_deflater(out, deflater);
     let mut crc = crc32fast::Hasher::new();
     let mut size: u64 = 0;
     let mut buf = vec![0u8; 1 << 16];

@@ -1,28 +1,13 @@
 //! `layerproof rebuild` end to end on recorded oracle cases (hermetic: no Docker needed; the
 //! output was also loaded into real engines by hand, see ARCHITECTURE.md).
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use layerproof_image::chain;
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector};
 use sha2::{Digest, Sha256};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn layerproof(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_layerproof"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run layerproof");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{layerproof, repo};
 
 fn oracle(case: &str) -> String {
     format!("testdata/oracle/{case}")

@@ -71,6 +71,13 @@ fn request(dockerfile: &Path, context: &Path, image: &Path) -> Request {
     }
 }
 
+/// `DIR/Dockerfile` with context `DIR` against a docker-archive.
+fn archive_request(dir: &Path, archive: &Path) -> Request {
+    let mut req = request(&dir.join("Dockerfile"), dir, archive);
+    req.image = ImageRef::DockerArchive(archive.to_path_buf());
+    req
+}
+
 /// Profiles that write the same bytes as the engine's own for a given case are equally right;
 /// the engine's profile must be among those that reproduce it.
 fn engine_profile(build: &str) -> &'static str {
@@ -180,12 +187,7 @@ fn one_tampered_byte_is_different_and_names_the_file() {
     fs::write(tmp.path().join("rootfs.tar.gz"), &tar).unwrap();
     fs::copy(example.join("Dockerfile"), tmp.path().join("Dockerfile")).unwrap();
     for image in ["image-docker-20.10.tar", "image-docker-26.1.tar"] {
-        let mut req = request(
-            &tmp.path().join("Dockerfile"),
-            tmp.path(),
-            &example.join(image),
-        );
-        req.image = ImageRef::DockerArchive(example.join(image));
+        let req = archive_request(tmp.path(), &example.join(image));
         let report = verify::verify(&req, &NoProgress).unwrap();
         assert_eq!(report.verdict, Verdict::Different, "{image}");
         let layer = &report.layers.as_ref().unwrap()[0];
@@ -258,12 +260,7 @@ fn a_changed_cmd_is_different_in_the_config() {
     )
     .unwrap();
     for image in ["image-docker-20.10.tar", "image-docker-26.1.tar"] {
-        let mut req = request(
-            &tmp.path().join("Dockerfile"),
-            tmp.path(),
-            &example.join(image),
-        );
-        req.image = ImageRef::DockerArchive(example.join(image));
+        let req = archive_request(tmp.path(), &example.join(image));
         let report = verify::verify(&req, &NoProgress).unwrap();
         assert_eq!(report.verdict, Verdict::Different, "{image}");
         let layer = &report.layers.as_ref().unwrap()[0];

@@ -16,14 +16,7 @@
 #   PROVENANCE.json                            engine versions, commands, date, sha256 of every file
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-# `cargo xtask engines` extracts Docker 26.1 under its root (or reuses an older /tmp/d26)
-if [ -z "${D26:-}" ]; then
-  for d in /tmp/layerproof-engines/d26/root/usr/bin/docker /tmp/d26/root/usr/bin/docker; do
-    [ -x "$d" ] && { D26=$d; break; }
-  done
-fi
-D26=${D26:-/tmp/layerproof-engines/d26/root/usr/bin/docker}
-export DOCKER_CONFIG=${DOCKER_CONFIG:-/tmp/layerproof-engines/docker-config}
+. "$HERE/../engines.sh"
 WORK=$(mktemp -d)
 CTR=/tmp/layerproof-example-ctr
 trap 'if [ -f $CTR/pid ]; then kill "$(cat $CTR/pid)" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
@@ -61,18 +54,8 @@ DOCKER_HOST=unix://$CTR/docker.sock $D26 buildx build -q --no-cache --provenance
   --platform linux/amd64,linux/arm64 -o type=oci,dest="$HERE/image.oci.tar" "$WORK/ctx" >/dev/null
 v26=$(DOCKER_HOST=unix://$CTR/docker.sock $D26 version --format '{{.Server.Version}}')
 bx=$($D26 buildx version | awk '{print $2}')
-{
-  printf '{\n  "made_by": "examples/multiarch/make.sh (real engine; never hand-edit)",\n'
-  printf '  "recorded_at": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  printf '  "engines": {"docker-26.1": "%s (containerd image store)", "buildx": "%s"},\n' "$v26" "$bx"
-  printf '  "files": {\n'
-  first=1
-  for f in Dockerfile rootfs-amd64.tar.gz rootfs-arm64.tar.gz image.oci.tar; do
-    [ $first = 1 ] || printf ',\n'
-    first=0
-    printf '    "%s": "%s"' "$f" "$(sha256sum "$HERE/$f" | cut -d' ' -f1)"
-  done
-  printf '\n  }\n}\n'
-} > "$HERE/PROVENANCE.json"
+write_provenance "$HERE" "examples/multiarch/make.sh (real engine; never hand-edit)" \
+  "\"docker-26.1\": \"$v26 (containerd image store)\", \"buildx\": \"$bx\"" \
+  Dockerfile rootfs-amd64.tar.gz rootfs-arm64.tar.gz image.oci.tar
 chmod 644 "$HERE"/*.tar "$HERE"/*.tar.gz
 ls -l "$HERE"

@@ -13,17 +13,7 @@
 #   PROVENANCE.json           engine versions, commands, date and the sha256 of every file
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-D20=${D20:-/usr/bin/docker}
-# `cargo xtask engines` extracts Docker 26.1 under its root (or reuses an older /tmp/d26)
-if [ -z "${D26:-}" ]; then
-  for d in /tmp/layerproof-engines/d26/root/usr/bin/docker /tmp/d26/root/usr/bin/docker; do
-    [ -x "$d" ] && { D26=$d; break; }
-  done
-fi
-D26=${D26:-/tmp/layerproof-engines/d26/root/usr/bin/docker}
-D20_HOST=${D20_HOST:-unix:///tmp/layerproof-engines/d20/docker.sock}
-D26_HOST=${D26_HOST:-unix:///tmp/layerproof-engines/d26/docker.sock}
-export DOCKER_CONFIG=${DOCKER_CONFIG:-/tmp/layerproof-engines/docker-config}
+. "$HERE/../engines.sh"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -78,17 +68,7 @@ DOCKER_HOST=$D26_HOST "$D26" save -o "$HERE/image-docker-26.1.tar" layerproof-ex
 
 v20=$(DOCKER_HOST=$D20_HOST "$D20" version --format '{{.Server.Version}}')
 v26=$(DOCKER_HOST=$D26_HOST "$D26" version --format '{{.Server.Version}}')
-{
-  printf '{\n  "made_by": "examples/tiny/make.sh (real engines; never hand-edit)",\n'
-  printf '  "recorded_at": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  printf '  "engines": {"docker-20.10": "%s (classic builder)", "docker-26.1": "%s (buildx, BuildKit)"},\n' "$v20" "$v26"
-  printf '  "files": {\n'
-  first=1
-  for f in Dockerfile rootfs.tar.gz image-docker-20.10.tar image-docker-26.1.tar; do
-    [ $first = 1 ] || printf ',\n'
-    first=0
-    printf '    "%s": "%s"' "$f" "$(sha256sum "$HERE/$f" | cut -d' ' -f1)"
-  done
-  printf '\n  }\n}\n'
-} > "$HERE/PROVENANCE.json"
+write_provenance "$HERE" "examples/tiny/make.sh (real engines; never hand-edit)" \
+  "\"docker-20.10\": \"$v20 (classic builder)\", \"docker-26.1\": \"$v26 (buildx, BuildKit)\"" \
+  Dockerfile rootfs.tar.gz image-docker-20.10.tar image-docker-26.1.tar
 ls -l "$HERE"

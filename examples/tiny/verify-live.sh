@@ -6,18 +6,10 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-D20=${D20:-/usr/bin/docker}
-# `cargo xtask engines` extracts Docker 26.1 under its root (or reuses an older /tmp/d26)
-if [ -z "${D26:-}" ]; then
-  for d in /tmp/layerproof-engines/d26/root/usr/bin/docker /tmp/d26/root/usr/bin/docker; do
-    [ -x "$d" ] && { D26=$d; break; }
-  done
-fi
-D26=${D26:-/tmp/layerproof-engines/d26/root/usr/bin/docker}
-H20=${D20_HOST:-unix:///tmp/layerproof-engines/d20/docker.sock}
-H26=${D26_HOST:-unix:///tmp/layerproof-engines/d26/docker.sock}
+. "$HERE/../engines.sh"
+H20=$D20_HOST
+H26=$D26_HOST
 REG=${REGISTRY:-127.0.0.1:5000}
-export DOCKER_CONFIG=${DOCKER_CONFIG:-/tmp/layerproof-engines/docker-config}
 LP=${LAYERPROOF:-"cargo run -q --release -p layerproof-cli --"}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

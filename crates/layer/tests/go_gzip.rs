@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use layerproof_layer::compress::fingerprint;
 use layerproof_layer::compress::go::{self, FlateWriter, GzipWriter};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
@@ -285,5 +286,175 @@ fn reproduces_blobs_pushed_by_docker() {
         let ours = ours(go::DEFAULT_COMPRESSION, &layer, 32 * 1024);
         assert_eq!(format!("sha256:{}", sha256(&ours)), blob_digest, "{engine}");
         assert!(ours == blob);
+    }
+}
+
+/// Run the parallel check of `blob` against `data` at `level`, with the blob's own resume
+/// points, in chunks of `chunk` bytes.
+fn parallel(level: i32, data: &[u8], blob: &[u8], chunk: u64) -> Option<go::Outcome> {
+    let fp = fingerprint::fingerprint(blob).expect("fingerprint");
+    let mut rd = blob;
+    let mut produce = |w: &mut dyn Write| {
+        for c in data.chunks(40_000) {
+            w.write_all(c)?;
+        }
+        Ok(())
+    };
+    match go::check_parallel(
+        level,
+        &fp.resume_points,
+        fp.uncompressed_size,
+        2,
+        chunk,
+        &mut rd,
+        &mut produce,
+    ) {
+        Ok(r) => Some(r.expect("io")),
+        Err(_) => None,
+    }
+}
+
+/// Every fixture at a lazy level that is large enough to split: the parallel check of the
+/// blob Go wrote (ours equals it, `byte_for_byte_with_go`) says identical, with its digest.
+#[test]
+fn parallel_check_accepts_gos_blobs() {
+    let inputs = all_inputs();
+    let mut checked = 0;
+    for case in expected() {
+        let Some(data) = inputs.get(&case.input) else {
+            continue;
+        };
+        if !(4..=9).contains(&case.level) && case.level != -1 || data.len() < 150_000 {
+            continue;
+        }
+        let blob = ours(case.level, data, 32 * 1024);
+        assert_eq!(
+            sha256(&blob),
+            case.gzip_sha256,
+            "{} L{}",
+            case.input,
+            case.level
+        );
+        for chunk in [1u64, 100_000, 300_000] {
+            match parallel(case.level, data, &blob, chunk) {
+                None => {} // fewer than two chunks
+                Some(go::Outcome::Identical { digest, .. }) => {
+                    assert_eq!(digest, format!("sha256:{}", case.gzip_sha256));
+                    checked += 1;
+                }
+                Some(other) => panic!(
+                    "{} level {} chunk {chunk}: {other:?}",
+                    case.input, case.level
+                ),
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} parallel checks ran");
+}
+
+/// Another level's blob, another stream, or one flipped bit anywhere: never identical.
+#[test]
+fn parallel_check_finds_differences() {
+    let data = sample(4, 7, 900_000);
+    let blob = ours(6, &data, 32 * 1024);
+    assert!(matches!(
+        parallel(6, &data, &blob, 100_000),
+        Some(go::Outcome::Identical { .. })
+    ));
+    // level 5's blob claimed as level 6 (and the other way round)
+    let five = ours(5, &data, 32 * 1024);
+    assert_ne!(five, blob);
+    assert!(matches!(
+        parallel(6, &data, &five, 100_000),
+        Some(go::Outcome::Differs { .. })
+    ));
+    assert!(matches!(
+        parallel(5, &data, &blob, 100_000),
+        Some(go::Outcome::Differs { .. })
+    ));
+    // other data of the same length, and data one byte short
+    let mut other = data.clone();
+    other[450_000] ^= 1;
+    assert!(matches!(
+        parallel(6, &other, &blob, 100_000),
+        Some(go::Outcome::Differs { .. })
+    ));
+    assert!(matches!(
+        parallel(6, &data[1..], &blob, 100_000),
+        Some(go::Outcome::Differs { .. })
+    ));
+    // one flipped bit: header, every chunk region, the final block, the trailer
+    let fp = fingerprint::fingerprint(&blob[..]).expect("fingerprint");
+    let mut bits: Vec<u64> = vec![
+        3,
+        80,
+        81,
+        (blob.len() as u64 - 9) * 8,
+        (blob.len() as u64 - 1) * 8,
+    ];
+    bits.extend(
+        fp.resume_points
+            .iter()
+            .flat_map(|p| [p.bit - 1, p.bit, p.bit + 5]),
+    );
+    for bit in bits {
+        let mut bad = blob.clone();
+        bad[(bit / 8) as usize] ^= 1 << (bit % 8);
+        let fp_points = fp.resume_points.clone();
+        let mut rd = &bad[..];
+        let mut produce = |w: &mut dyn Write| w.write_all(&data);
+        let r = go::check_parallel(
+            6,
+            &fp_points,
+            data.len() as u64,
+            2,
+            100_000,
+            &mut rd,
+            &mut produce,
+        )
+        .expect("applicable")
+        .expect("io");
+        assert!(matches!(r, go::Outcome::Differs { .. }), "bit {bit}: {r:?}");
+    }
+}
+
+/// Greedy and fast levels have no resume points: the check declines them.
+#[test]
+fn parallel_check_declines_other_levels() {
+    let data = sample(0, 3, 400_000);
+    for level in [-2, 0, 1, 2, 3] {
+        let blob = ours(level, &data, 32 * 1024);
+        assert!(
+            parallel(level, &data, &blob, 50_000).is_none(),
+            "level {level}"
+        );
+    }
+}
+
+/// The parallel check on a large real input at every lazy level (not in `cargo test`: set
+/// `LAYERPROOF_BIG_INPUT` to a file, e.g. the Debian minbase tar that
+/// `testdata/compress/go/bigcheck.sh` uses, and run with `--ignored --release`).
+#[test]
+#[ignore]
+fn parallel_check_big_input() {
+    let Some(path) = std::env::var_os("LAYERPROOF_BIG_INPUT") else {
+        panic!("set LAYERPROOF_BIG_INPUT to a large file");
+    };
+    let data = std::fs::read(&path).expect("LAYERPROOF_BIG_INPUT");
+    for level in [4, 5, 6, 7, 8, 9] {
+        let t = std::time::Instant::now();
+        let blob = ours(level, &data, 32 * 1024);
+        let seq = t.elapsed();
+        let t = std::time::Instant::now();
+        let r = parallel(level, &data, &blob, go::CHUNK_TARGET);
+        eprintln!(
+            "level {level}: sequential {:.2} s, parallel check {:.2} s: {r:?}",
+            seq.as_secs_f64(),
+            t.elapsed().as_secs_f64()
+        );
+        assert!(
+            matches!(&r, Some(go::Outcome::Identical { digest, .. }) if *digest == format!("sha256:{}", sha256(&blob))),
+            "level {level}: {r:?}"
+        );
     }
 }

@@ -28,6 +28,10 @@ pub struct Attempt {
     pub digest: String,
     /// Whether it is the published blob digest.
     pub matched: bool,
+    /// Go's encoder was checked against the blob in this many chunks at once
+    /// ([`go::check_parallel`]) instead of re-encoding the layer in one run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_chunks: Option<usize>,
 }
 
 /// What the blob level found.
@@ -53,6 +57,43 @@ impl BlobReport {
 
 /// A producer of our uncompressed layer bytes (called once per attempt).
 pub type LayerBytes<'a> = &'a (dyn Fn(&mut dyn Write) -> io::Result<()> + Sync);
+
+/// Opens the published blob again (once per parallel check).
+pub type OpenBlob<'a> = &'a (dyn Fn() -> io::Result<Box<dyn Read + Send>> + Sync);
+
+/// Check a Go-written blob on all cores, from its resume points: `Some(Ok(digest, chunks))`
+/// when every byte is Go's, `None` when the check does not apply or finds a difference (the
+/// sequential re-encoding then decides, and reports its digest).
+fn go_parallel(
+    level: i32,
+    fp: &Fingerprint,
+    open: OpenBlob<'_>,
+    layer: LayerBytes<'_>,
+    threads: usize,
+) -> Option<io::Result<(String, usize)>> {
+    if threads < 2 {
+        return None;
+    }
+    let mut blob = match open() {
+        Ok(b) => b,
+        Err(e) => return Some(Err(e)),
+    };
+    let outcome = go::check_parallel(
+        level,
+        &fp.resume_points,
+        fp.uncompressed_size,
+        threads,
+        go::CHUNK_TARGET,
+        &mut blob,
+        &mut |w| layer(w),
+    )
+    .ok()?;
+    match outcome {
+        Ok(go::Outcome::Identical { digest, chunks }) => Some(Ok((digest, chunks))),
+        Ok(go::Outcome::Differs { .. }) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
 
 fn digest_of(h: HashingWriter<io::Sink>) -> String {
     let (_, sha, _) = h.finish();
@@ -132,11 +173,18 @@ fn piped(
 }
 
 /// Fingerprint the published gzip `blob` and try to reproduce `published_digest` by
-/// re-encoding `layer`.
+/// re-encoding `layer` (`open` reads the blob again for a parallel check on up to `threads`
+/// threads).
+///
+/// Go's lazy levels are first checked on all cores from the blob's resume points
+/// ([`go::check_parallel`]); a difference found that way is confirmed, and its digest
+/// reported, by the sequential re-encoding.
 pub fn reproduce(
     blob: impl Read,
+    open: OpenBlob<'_>,
     published_digest: &str,
     layer: LayerBytes<'_>,
+    threads: usize,
 ) -> Result<BlobReport, fingerprint::Error> {
     let fp = fingerprint::fingerprint(blob)?;
     let mut report = BlobReport {
@@ -170,6 +218,35 @@ pub fn reproduce(
         .filter(|c| !matches!(c, Compressor::Unknown))
         .take(MAX_TRIES)
     {
+        if let Compressor::GoGzip { level } = c
+            && let Some(result) =
+                go_parallel(level.map_or(-1, |l| l as i32), &fp, open, layer, threads)
+        {
+            match result {
+                Ok((digest, chunks)) => {
+                    let matched = digest == published_digest;
+                    report.attempts.push(Attempt {
+                        compressor: c.to_string(),
+                        digest,
+                        matched,
+                        parallel_chunks: Some(chunks),
+                    });
+                    if matched {
+                        break;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    report.attempts.push(Attempt {
+                        compressor: c.to_string(),
+                        digest: format!("(re-encoding failed: {e})"),
+                        matched: false,
+                        parallel_chunks: None,
+                    });
+                    continue;
+                }
+            }
+        }
         let Some(result) = encode(c, &fp, layer) else {
             continue;
         };
@@ -182,6 +259,7 @@ pub fn reproduce(
             compressor: c.to_string(),
             digest,
             matched,
+            parallel_chunks: None,
         });
         if matched {
             break;

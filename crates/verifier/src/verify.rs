@@ -706,6 +706,7 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
     });
     let images = chain.images();
 
+    let concurrent = rayon::current_num_threads().min(images.len()).max(1);
     let env = Env {
         req,
         df: &df,
@@ -713,8 +714,9 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
         src: src.as_ref(),
         progress,
         sources: Mutex::new(BTreeMap::new()),
-        memory_budget: req.memory_budget
-            / (rayon::current_num_threads().min(images.len()).max(1) as u64),
+        memory_budget: req.memory_budget / concurrent as u64,
+        encode_threads: (std::thread::available_parallelism().map_or(1, |n| n.get()) / concurrent)
+            .max(1),
     };
     let results: Vec<Result<PlatformReport, Error>> = if images.len() > 1 {
         use rayon::prelude::*;
@@ -796,6 +798,9 @@ struct Env<'a> {
     /// The memory budget of each source tree: the request's, shared by the platforms
     /// verified at the same time.
     memory_budget: u64,
+    /// Threads for one blob-level check: the cores, shared by the platforms verified at the
+    /// same time.
+    encode_threads: usize,
 }
 
 /// Digests of one source file, from one read.
@@ -1131,7 +1136,12 @@ impl Env<'_> {
             &format!("{what}: re-encoding for the blob digest"),
         );
         let blob = self.src.blob(&published.blob)?;
-        let report = blob::reproduce(blob, &published_digest, layer).ok();
+        let open = || -> io::Result<Box<dyn Read + Send>> {
+            let blob = self.src.blob(&published.blob).map_err(io::Error::other)?;
+            Ok(Box::new(blob))
+        };
+        let report =
+            blob::reproduce(blob, &open, &published_digest, layer, self.encode_threads).ok();
         Ok(match report.as_ref().and_then(|r| r.matched()) {
             Some(a) => (Level::Blob, Some(a.digest.clone()), report),
             None => {

@@ -92,7 +92,8 @@ pub struct Args {
     /// Registry host reachable over plain HTTP (loopback hosts always are). Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
-    /// Do not use or fill the local blob cache.
+    /// Do not use or fill the local blob cache (each blob is still downloaded once: it is kept
+    /// in a temporary directory removed when the run ends).
     #[arg(long)]
     pub no_cache: bool,
     #[command(flatten)]
@@ -269,9 +270,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     });
     let mut open = OpenOptions::default();
     open.registry.insecure_registries = args.insecure_registry.clone();
-    if args.no_cache {
-        open.registry.cache = None;
-    }
+    // Held until the run ends: the blobs of this run only, when the user's cache is not used.
+    let run_cache = if args.no_cache {
+        let dir = tempfile::Builder::new()
+            .prefix("layerproof-blobs-")
+            .tempdir()
+            .context("creating a temporary blob directory for --no-cache")?;
+        open.registry.cache = Some(layerproof_image::BlobCache::new(dir.path()));
+        Some(dir)
+    } else {
+        None
+    };
     let mut limits = layerproof_archive::source::Options::default();
     args.limits.apply(&mut limits);
     let req = Request {
@@ -299,6 +308,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         verify::verify(&req, &verify::NoProgress)?
     };
+    drop(run_cache);
 
     let text = match args.format {
         VerifyFormat::Human => {

@@ -102,6 +102,13 @@
 //! CRC-32 ~2 %. A 4-byte candidate prefilter was tried and gained nothing, so the walk stays
 //! the simple one.
 //!
+//! **Checking a blob is parallel.** To prove a published blob, [`check_parallel`] re-encodes
+//! it in chunks on several threads, each started at a block that follows a back-reference
+//! (where the lazy matcher's state is the data alone; see the `parallel` module). On the
+//! minbase tar at level 6, 2 threads checked it in 3.9 s against 6.3 s for one sequential
+//! run, fingerprint included; all six lazy levels came out identical
+//! (`tests/go_gzip.rs`, `parallel_check_big_input`).
+//!
 //! Memory per writer is fixed: a 64 KiB buffer, the 2¹⁷-entry hash head and 2¹⁵-entry chain
 //! tables (640 KiB), ≤ 16 385 tokens, and up to ~130 KiB of pending output.
 //!
@@ -117,7 +124,10 @@ mod chain;
 mod crc;
 mod fast;
 mod huffman;
+mod parallel;
 mod token;
+
+pub use parallel::{CHUNK_TARGET, NotApplicable, Outcome, check_parallel};
 
 use std::io::{self, Write};
 

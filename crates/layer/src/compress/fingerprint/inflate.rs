@@ -133,6 +133,8 @@ pub struct BlockRecord {
     pub len: u64,
     /// Literals + matches (stored blocks: 0).
     pub symbols: u64,
+    /// The block's last symbol before end-of-block was a back-reference (stored blocks: false).
+    pub ends_with_match: bool,
 }
 
 /// A gzip member header (RFC 1952 §2.3).
@@ -675,6 +677,7 @@ fn inflate_member<R: Read, S: Sink>(
             out: out_start,
             len: 0,
             symbols: 0,
+            ends_with_match: false,
         };
         match hdr >> 1 {
             0 => {
@@ -726,16 +729,18 @@ fn inflate_member<R: Read, S: Sink>(
             1 => {
                 rec.kind = BlockKind::Fixed;
                 let (lit, dist) = fixed_tables();
-                let (n, syms) = codes(b, w, crc, sink, lit, dist)?;
+                let (n, syms, ends_with_match) = codes(b, w, crc, sink, lit, dist)?;
                 rec.len = n;
                 rec.symbols = syms;
+                rec.ends_with_match = ends_with_match;
             }
             2 => {
                 rec.kind = BlockKind::Dynamic;
                 let (lit, dist) = dynamic_tables(b, bit)?;
-                let (n, syms) = codes(b, w, crc, sink, &lit, &dist)?;
+                let (n, syms, ends_with_match) = codes(b, w, crc, sink, &lit, &dist)?;
                 rec.len = n;
                 rec.symbols = syms;
+                rec.ends_with_match = ends_with_match;
             }
             _ => {
                 return Err(Error::Corrupt {
@@ -840,12 +845,13 @@ fn codes<R: Read, S: Sink>(
     sink: &mut S,
     lit: &Huffman,
     dist: &Huffman,
-) -> Result<(u64, u64), Error> {
+) -> Result<(u64, u64, bool), Error> {
     let start_total = w.member_total;
     let start_pos = w.pos;
     let mut produced: u64 = 0; // bytes before the current w.pos origin
     let mut origin = start_pos;
     let mut syms: u64 = 0;
+    let mut last_match = false;
     loop {
         if b.n < 48 {
             b.refill()?;
@@ -860,11 +866,12 @@ fn codes<R: Read, S: Sink>(
             w.buf[w.pos] = sym as u8;
             w.pos += 1;
             syms += 1;
+            last_match = false;
             continue;
         }
         if sym == 256 {
             produced += (w.pos - origin) as u64;
-            return Ok((produced, syms));
+            return Ok((produced, syms, last_match));
         }
         let li = sym - 257;
         if li >= 29 {
@@ -916,5 +923,6 @@ fn codes<R: Read, S: Sink>(
         }
         w.pos += len;
         syms += 1;
+        last_match = true;
     }
 }

@@ -47,6 +47,8 @@ pub use inflate::{BlockKind, BlockRecord, Error, GzipHeader};
 
 /// Cap on recorded offsets (sync markers, aligned block starts): 1 Mi entries, 8 MiB.
 const MAX_RECORDED: usize = 1 << 20;
+/// Resume points are kept at least this far apart (uncompressed bytes).
+pub const RESUME_SPACING: u64 = 1 << 16;
 /// pigz's default piece size.
 const PIGZ_DEFAULT_BLOCK: u64 = 128 * 1024;
 
@@ -178,6 +180,23 @@ pub struct Fingerprint {
     pub deflate: DeflateTraits,
     /// Candidates, likeliest first (`Unknown` last).
     pub candidates: Vec<Candidate>,
+    /// Blocks of the first member that start right after a back-reference, at least
+    /// [`RESUME_SPACING`] apart: where a parallel check of a lazy-matching encoder can start
+    /// ([`go::check_parallel`](super::go::check_parallel)).
+    #[serde(skip)]
+    pub resume_points: Vec<ResumePoint>,
+}
+
+/// A deflate block that starts right after a back-reference token.
+///
+/// A lazy matcher holds nothing over such a boundary (no pending literal, no held match), so its
+/// whole state there follows from the uncompressed bytes before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// Bit offset of the block header from the start of the blob.
+    pub bit: u64,
+    /// Uncompressed offset where the block's output starts.
+    pub pos: u64,
 }
 
 impl Fingerprint {
@@ -196,6 +215,7 @@ struct Observer {
     aligned: Vec<u64>,
     aligned_total: u64,
     last: Option<BlockRecord>,
+    resume_points: Vec<ResumePoint>,
 }
 
 impl inflate::Sink for Observer {
@@ -249,6 +269,21 @@ impl inflate::Sink for Observer {
                 t.blocks_4096k += 1;
             }
         }
+        if let Some(prev) = &self.last
+            && r.member == 0
+            && prev.member == 0
+            && prev.ends_with_match
+            && self.resume_points.len() < MAX_RECORDED
+            && self
+                .resume_points
+                .last()
+                .is_none_or(|p| r.out >= p.pos + RESUME_SPACING)
+        {
+            self.resume_points.push(ResumePoint {
+                bit: r.bit,
+                pos: r.out,
+            });
+        }
         self.last = Some(*r);
     }
 }
@@ -286,6 +321,7 @@ pub fn fingerprint<R: Read>(blob: R) -> Result<Fingerprint, Error> {
         aligned: Vec::new(),
         aligned_total: 0,
         last: None,
+        resume_points: Vec::new(),
     };
     let (members, compressed_size, uncompressed_size) = inflate::gunzip(blob, &mut obs)?;
     let mut t = obs.t;
@@ -323,6 +359,7 @@ pub fn fingerprint<R: Read>(blob: R) -> Result<Fingerprint, Error> {
         diff_id: format!("sha256:{}", hex::encode(obs.sha.finalize())),
         deflate: t,
         candidates,
+        resume_points: obs.resume_points,
     })
 }
 

@@ -36,6 +36,11 @@ impl BitWriter {
         }
     }
 
+    /// Bits written so far (completed bytes and pending bits).
+    pub(super) fn bit_len(&self) -> u64 {
+        self.out.len() as u64 * 8 + u64::from(self.nbits)
+    }
+
     /// Pad with zero bits to the next byte boundary and move every pending byte to `out`.
     pub(super) fn align(&mut self) {
         while self.nbits > 0 {

@@ -60,6 +60,11 @@ pub(super) struct Params {
 }
 
 impl Params {
+    /// A lazy level (4–9): its state after a back-reference is the data alone.
+    pub(super) fn is_lazy(&self) -> bool {
+        self.greedy_skip.is_none()
+    }
+
     /// Go's table for levels 2–9 (`good` is left out: it never takes effect, see module docs).
     pub(super) fn for_level(level: i32) -> Option<Params> {
         let (lazy, nice, chain, greedy_skip) = match level {
@@ -101,6 +106,10 @@ pub(super) struct ChainMatcher {
     head: Box<[u32; HASH_SIZE]>,
     prev: Box<[u32; WINDOW]>,
     base: u32,
+    /// Stream offset of `buf[0]`.
+    origin: u64,
+    /// When kept: each flushed block's end (stream offset) and the bits written after it.
+    flushes: Option<Vec<(u64, u64)>>,
 }
 
 #[inline(always)]
@@ -155,7 +164,65 @@ impl ChainMatcher {
             head: boxed(0u32),
             prev: boxed(0u32),
             base: 1,
+            origin: 0,
+            flushes: None,
         }
+    }
+
+    /// The state a sequential run has when its main loop reaches stream offset `at` right after
+    /// a block ended with a back-reference (see [`Self::slides_before`]).
+    ///
+    /// `buf` holds the stream from `origin = 32 KiB × slides_before(at, total)` on: a full
+    /// buffer (64 KiB), or everything to the end of the stream if that is shorter. Nothing is
+    /// pending or held after a back-reference, the new block starts at `at`, and the hash
+    /// chains are what inserting every position of the 32 KiB window before `at` gives: entries
+    /// older than the window, and entries that a rebase cleared, are never followed, so leaving
+    /// them out changes no search. Flushed block ends are recorded ([`Self::take_flushes`]).
+    pub(super) fn resume(p: Params, origin: u64, buf: &[u8], at: u64) -> Option<Self> {
+        let pos = usize::try_from(at.checked_sub(origin)?).ok()?;
+        if buf.len() > BUF || pos >= buf.len() {
+            return None;
+        }
+        let mut m = ChainMatcher::new(p);
+        m.buf[..buf.len()].copy_from_slice(buf);
+        m.end = buf.len();
+        m.origin = origin;
+        m.pos = pos;
+        m.block_start = Some(pos);
+        let hash_limit = m.end.saturating_sub(MIN_EMIT - 1);
+        for q in pos.saturating_sub(WINDOW)..pos.min(hash_limit) {
+            m.insert(q);
+        }
+        m.flushes = Some(Vec::new());
+        Some(m)
+    }
+
+    /// How many times the buffer has slid when the main loop reaches stream offset `at` of a
+    /// `total`-byte stream. Slide `j` (from 1) happens once the loop reaches
+    /// `65 275 + 32 768 (j − 1)` (fewer than 262 bytes left in the full buffer), and only if
+    /// more input follows the full buffer.
+    pub(super) fn slides_before(at: u64, total: u64) -> u64 {
+        let first = (BUF - MIN_LOOKAHEAD + 1) as u64;
+        let by_pos = if at < first {
+            0
+        } else {
+            (at - first) / WINDOW as u64 + 1
+        };
+        // slide j needs total > 65 536 + 32 768 (j − 1)
+        let by_len = if total <= BUF as u64 {
+            0
+        } else {
+            (total - BUF as u64 - 1) / WINDOW as u64 + 1
+        };
+        by_pos.min(by_len)
+    }
+
+    /// The block ends recorded since [`Self::resume`]: (stream offset, bits written after it).
+    pub(super) fn take_flushes(&mut self) -> Vec<(u64, u64)> {
+        self.flushes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Take input; matches and emits blocks each time the buffer fills.
@@ -187,6 +254,7 @@ impl ChainMatcher {
         self.end -= WINDOW;
         self.block_start = self.block_start.and_then(|s| s.checked_sub(WINDOW));
         self.base += WINDOW as u32;
+        self.origin += WINDOW as u64;
         if self.base > REBASE_AT {
             let delta = self.base - 1;
             for v in self.head.iter_mut().chain(self.prev.iter_mut()) {
@@ -220,6 +288,9 @@ impl ChainMatcher {
     fn flush_block(&mut self, block_end: usize, enc: &mut BlockEncoder, w: &mut BitWriter) {
         let raw = self.block_start.and_then(|s| self.buf.get(s..block_end));
         enc.tokens_block(w, &self.tokens, raw);
+        if let Some(log) = &mut self.flushes {
+            log.push((self.origin + block_end as u64, w.bit_len()));
+        }
         self.tokens.clear();
         self.block_start = Some(block_end);
     }

@@ -290,25 +290,33 @@ fn reproduces_blobs_pushed_by_docker() {
 }
 
 /// Run the parallel check of `blob` against `data` at `level`, with the blob's own resume
-/// points, in chunks of `chunk` bytes.
+/// points told first, in chunks of `chunk` bytes.
 fn parallel(level: i32, data: &[u8], blob: &[u8], chunk: u64) -> Option<go::Outcome> {
     let fp = fingerprint::fingerprint(blob).expect("fingerprint");
     let mut rd = blob;
-    let mut produce = |w: &mut dyn Write| {
+    let mut produce = |s: &mut dyn go::ResumeSink| {
+        for p in &fp.resume_points {
+            s.resume_point(*p);
+        }
         for c in data.chunks(40_000) {
-            w.write_all(c)?;
+            s.write_all(c)?;
         }
         Ok(())
     };
-    match go::check_parallel(
-        level,
-        &fp.resume_points,
-        fp.uncompressed_size,
-        2,
-        chunk,
-        &mut rd,
-        &mut produce,
-    ) {
+    match go::check_parallel(level, 2, chunk, &mut rd, &mut produce) {
+        Ok(r) => Some(r.expect("io")),
+        Err(_) => None,
+    }
+}
+
+/// The same, in one pass: the fingerprint's own decoder produces the stream and the points.
+fn parallel_streaming(level: i32, blob: &[u8], chunk: u64) -> Option<go::Outcome> {
+    let mut rd = blob;
+    let mut produce = |s: &mut dyn go::ResumeSink| {
+        fingerprint::fingerprint_streaming(blob, s).map_err(std::io::Error::other)?;
+        Ok(())
+    };
+    match go::check_parallel(level, 3, chunk, &mut rd, &mut produce) {
         Ok(r) => Some(r.expect("io")),
         Err(_) => None,
     }
@@ -336,16 +344,21 @@ fn parallel_check_accepts_gos_blobs() {
             case.level
         );
         for chunk in [1u64, 100_000, 300_000] {
-            match parallel(case.level, data, &blob, chunk) {
-                None => {} // fewer than two chunks
-                Some(go::Outcome::Identical { digest, .. }) => {
-                    assert_eq!(digest, format!("sha256:{}", case.gzip_sha256));
-                    checked += 1;
+            let told = parallel(case.level, data, &blob, chunk);
+            let streamed = parallel_streaming(case.level, &blob, chunk);
+            for r in [told, streamed] {
+                match r {
+                    Some(go::Outcome::Identical { digest, chunks }) => {
+                        assert_eq!(digest, format!("sha256:{}", case.gzip_sha256));
+                        if chunks > 1 {
+                            checked += 1;
+                        }
+                    }
+                    other => panic!(
+                        "{} level {} chunk {chunk}: {other:?}",
+                        case.input, case.level
+                    ),
                 }
-                Some(other) => panic!(
-                    "{} level {} chunk {chunk}: {other:?}",
-                    case.input, case.level
-                ),
             }
         }
     }
@@ -400,20 +413,16 @@ fn parallel_check_finds_differences() {
     for bit in bits {
         let mut bad = blob.clone();
         bad[(bit / 8) as usize] ^= 1 << (bit % 8);
-        let fp_points = fp.resume_points.clone();
         let mut rd = &bad[..];
-        let mut produce = |w: &mut dyn Write| w.write_all(&data);
-        let r = go::check_parallel(
-            6,
-            &fp_points,
-            data.len() as u64,
-            2,
-            100_000,
-            &mut rd,
-            &mut produce,
-        )
-        .expect("applicable")
-        .expect("io");
+        let mut produce = |s: &mut dyn go::ResumeSink| {
+            for p in &fp.resume_points {
+                s.resume_point(*p);
+            }
+            s.write_all(&data)
+        };
+        let r = go::check_parallel(6, 2, 100_000, &mut rd, &mut produce)
+            .expect("applicable")
+            .expect("io");
         assert!(matches!(r, go::Outcome::Differs { .. }), "bit {bit}: {r:?}");
     }
 }

@@ -58,41 +58,63 @@ impl BlobReport {
 /// A producer of our uncompressed layer bytes (called once per attempt).
 pub type LayerBytes<'a> = &'a (dyn Fn(&mut dyn Write) -> io::Result<()> + Sync);
 
-/// Opens the published blob again (once per parallel check).
+/// Opens the published blob again (to peek at its header, and to compare a parallel check).
 pub type OpenBlob<'a> = &'a (dyn Fn() -> io::Result<Box<dyn Read + Send>> + Sync);
 
-/// Check a Go-written blob on all cores, from its resume points: `Some(Ok(digest, chunks))`
-/// when every byte is Go's, `None` when the check does not apply or finds a difference (the
-/// sequential re-encoding then decides, and reports its digest).
-fn go_parallel(
-    level: i32,
-    fp: &Fingerprint,
-    open: OpenBlob<'_>,
-    layer: LayerBytes<'_>,
-    threads: usize,
-) -> Option<io::Result<(String, usize)>> {
-    if threads < 2 {
-        return None;
+/// Go's gzip header with a lazy level's XFL: the level to check (`-1` = default, or 9).
+fn go_header_level(header: &[u8]) -> Option<i32> {
+    match header {
+        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff] => Some(go::DEFAULT_COMPRESSION),
+        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 0xff] => Some(go::BEST_COMPRESSION),
+        _ => None,
     }
-    let mut blob = match open() {
-        Ok(b) => b,
-        Err(e) => return Some(Err(e)),
+}
+
+/// What [`fingerprint_and_check`] checked: Go's level and the outcome.
+type GoCheck = Option<(i32, io::Result<go::Outcome>)>;
+
+/// Fingerprint `blob`; when its header is Go's and `threads > 1`, check Go's encoder against
+/// it in the same pass, on all cores ([`go::check_parallel`] fed by
+/// [`fingerprint::fingerprint_streaming`]). The check is `None` when none ran.
+fn fingerprint_and_check(
+    blob: impl Read,
+    open: OpenBlob<'_>,
+    threads: usize,
+) -> Result<(Fingerprint, GoCheck), fingerprint::Error> {
+    let mut header = [0u8; 10];
+    let level = match open().and_then(|mut r| r.read_exact(&mut header)) {
+        Ok(()) if threads > 1 => go_header_level(&header),
+        _ => None,
     };
+    let Some(level) = level else {
+        return Ok((fingerprint::fingerprint(blob)?, None));
+    };
+    let mut compare = open()?;
+    let mut blob = Some(blob);
+    let mut fp = None;
     let outcome = go::check_parallel(
         level,
-        &fp.resume_points,
-        fp.uncompressed_size,
         threads,
         go::CHUNK_TARGET,
-        &mut blob,
-        &mut |w| layer(w),
-    )
-    .ok()?;
-    match outcome {
-        Ok(go::Outcome::Identical { digest, chunks }) => Some(Ok((digest, chunks))),
-        Ok(go::Outcome::Differs { .. }) => None,
-        Err(e) => Some(Err(e)),
-    }
+        &mut compare,
+        &mut |sink| {
+            if let Some(b) = blob.take() {
+                fp = Some(fingerprint::fingerprint_streaming(b, sink));
+            }
+            Ok(())
+        },
+    );
+    let fp = match (fp, blob) {
+        (Some(fp), _) => fp?,
+        // the check stopped before reading the blob (at the header)
+        (None, Some(b)) => fingerprint::fingerprint(b)?,
+        (None, None) => {
+            return Err(fingerprint::Error::Io(io::Error::other(
+                "the blob was taken but not fingerprinted",
+            )));
+        }
+    };
+    Ok((fp, outcome.ok().map(|o| (level, o))))
 }
 
 fn digest_of(h: HashingWriter<io::Sink>) -> String {
@@ -186,7 +208,7 @@ pub fn reproduce(
     layer: LayerBytes<'_>,
     threads: usize,
 ) -> Result<BlobReport, fingerprint::Error> {
-    let fp = fingerprint::fingerprint(blob)?;
+    let (fp, checked) = fingerprint_and_check(blob, open, threads)?;
     let mut report = BlobReport {
         fingerprint: fp
             .candidates
@@ -211,6 +233,22 @@ pub fn reproduce(
             .header_fields
             .push(format!("stored mtime {}", fp.header.mtime));
     }
+    // The parallel check of Go's encoder, done while fingerprinting: identical is the proof;
+    // a difference (or giving up) leaves Go to the sequential re-encoding below, whose
+    // digest is then reported.
+    if let Some((level, Ok(go::Outcome::Identical { digest, chunks }))) = checked {
+        let matched = digest == published_digest;
+        let level = u32::try_from(level).ok();
+        report.attempts.push(Attempt {
+            compressor: Compressor::GoGzip { level }.to_string(),
+            digest,
+            matched,
+            parallel_chunks: Some(chunks),
+        });
+        if matched {
+            return Ok(report);
+        }
+    }
     for c in fp
         .candidates
         .iter()
@@ -218,35 +256,6 @@ pub fn reproduce(
         .filter(|c| !matches!(c, Compressor::Unknown))
         .take(MAX_TRIES)
     {
-        if let Compressor::GoGzip { level } = c
-            && let Some(result) =
-                go_parallel(level.map_or(-1, |l| l as i32), &fp, open, layer, threads)
-        {
-            match result {
-                Ok((digest, chunks)) => {
-                    let matched = digest == published_digest;
-                    report.attempts.push(Attempt {
-                        compressor: c.to_string(),
-                        digest,
-                        matched,
-                        parallel_chunks: Some(chunks),
-                    });
-                    if matched {
-                        break;
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    report.attempts.push(Attempt {
-                        compressor: c.to_string(),
-                        digest: format!("(re-encoding failed: {e})"),
-                        matched: false,
-                        parallel_chunks: None,
-                    });
-                    continue;
-                }
-            }
-        }
         let Some(result) = encode(c, &fp, layer) else {
             continue;
         };

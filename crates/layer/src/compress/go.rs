@@ -127,7 +127,7 @@ mod huffman;
 mod parallel;
 mod token;
 
-pub use parallel::{CHUNK_TARGET, NotApplicable, Outcome, check_parallel};
+pub use parallel::{CHUNK_TARGET, NotApplicable, Outcome, ResumeSink, check_parallel};
 
 use std::io::{self, Write};
 

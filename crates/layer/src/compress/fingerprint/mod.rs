@@ -43,6 +43,7 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
+use super::go::ResumeSink;
 pub use inflate::{BlockKind, BlockRecord, Error, GzipHeader};
 
 /// Cap on recorded offsets (sync markers, aligned block starts): 1 Mi entries, 8 MiB.
@@ -208,7 +209,9 @@ impl Fingerprint {
     }
 }
 
-struct Observer {
+struct Observer<'a> {
+    /// Also gets the stream and the resume points, until it fails.
+    watch: Option<&'a mut dyn ResumeSink>,
     sha: Sha256,
     header: Option<GzipHeader>,
     t: DeflateTraits,
@@ -218,9 +221,14 @@ struct Observer {
     resume_points: Vec<ResumePoint>,
 }
 
-impl inflate::Sink for Observer {
+impl inflate::Sink for Observer<'_> {
     fn data(&mut self, bytes: &[u8]) {
         self.sha.update(bytes);
+        if let Some(w) = &mut self.watch
+            && w.write_all(bytes).is_err()
+        {
+            self.watch = None;
+        }
     }
 
     fn header(&mut self, _member: u32, h: &GzipHeader) {
@@ -279,10 +287,14 @@ impl inflate::Sink for Observer {
                 .last()
                 .is_none_or(|p| r.out >= p.pos + RESUME_SPACING)
         {
-            self.resume_points.push(ResumePoint {
+            let p = ResumePoint {
                 bit: r.bit,
                 pos: r.out,
-            });
+            };
+            self.resume_points.push(p);
+            if let Some(w) = &mut self.watch {
+                w.resume_point(p);
+            }
         }
         self.last = Some(*r);
     }
@@ -314,7 +326,23 @@ fn pieces_fit(aligned: &[u64], b: u64, total: u64, partial: bool) -> bool {
 
 /// Read `blob` once: decode it, hash it, walk its blocks, rank the compressors.
 pub fn fingerprint<R: Read>(blob: R) -> Result<Fingerprint, Error> {
+    observe(blob, None)
+}
+
+/// [`fingerprint`], also passing the uncompressed stream and the resume points to `watch` as
+/// they are decoded (points come after the block's data), for
+/// [`go::check_parallel`](super::go::check_parallel) in the same pass. A `watch` whose write
+/// fails gets nothing more; the fingerprint goes on.
+pub fn fingerprint_streaming<R: Read>(
+    blob: R,
+    watch: &mut dyn ResumeSink,
+) -> Result<Fingerprint, Error> {
+    observe(blob, Some(watch))
+}
+
+fn observe<R: Read>(blob: R, watch: Option<&mut dyn ResumeSink>) -> Result<Fingerprint, Error> {
     let mut obs = Observer {
+        watch,
         sha: Sha256::new(),
         header: None,
         t: DeflateTraits::default(),

@@ -16,8 +16,11 @@
 //! ([`ResumePoint`]) while it decodes the blob.
 //!
 //! **The check.** Cut the stream at resume points into chunks of about [`CHUNK_TARGET`]
-//! bytes. Each chunk's encoder is started from the rebuilt state at its first point, runs until
-//! it ends a block at the next point, and its bits must equal the blob's bits between the two
+//! bytes, as the points arrive: they can come from the same pass that decodes the blob and
+//! produces the stream
+//! ([`fingerprint_streaming`](crate::compress::fingerprint::fingerprint_streaming)). Each
+//! chunk's encoder is started from the rebuilt state at its first point, runs until it ends a
+//! block at the next point, and its bits must equal the blob's bits between the two
 //! points. By induction over the chunks this equals one sequential run: if chunks `0..k`
 //! reproduced the blob up to point `k`, the sequential encoder made exactly the blob's tokens
 //! so far, so its state at point `k` is the rebuilt one, and chunk `k` is what it does next.
@@ -28,8 +31,10 @@
 //! A blob that is not Go's output fails in some chunk; which one says only roughly where the
 //! first difference lies, so callers that report a digest re-encode sequentially then.
 //!
-//! Memory: the chunks in flight (about two per thread), each [`CHUNK_TARGET`] plus 96 KiB of
-//! data and its part of the blob.
+//! Memory: the chunks in flight (one per thread, one queued, one filling), each
+//! [`CHUNK_TARGET`] plus up to 128 KiB of data and its part of the blob. A stream that goes on
+//! for more than 16 MiB without a resume point (stored blocks of incompressible data) is not
+//! held: the check gives up ([`Outcome::Declined`]) and the caller re-encodes sequentially.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +52,11 @@ use crate::compress::fingerprint::ResumePoint;
 pub const CHUNK_TARGET: u64 = 4 << 20;
 /// The matcher's buffer.
 const BUF: u64 = 1 << 16;
+/// Stream bytes held without a resume point before the check gives up: this many chunk
+/// targets, at least [`MIN_PENDING`].
+const MAX_PENDING_CHUNKS: u64 = 4;
+/// See [`MAX_PENDING_CHUNKS`].
+const MIN_PENDING: u64 = 8 << 20;
 /// Go's gzip header length (no optional fields).
 const HEADER_LEN: usize = 10;
 
@@ -65,6 +75,12 @@ pub enum Outcome {
         /// E.g. `the block ending at offset 4194304 …`.
         what: String,
     },
+    /// The stream went on too long without a resume point (e.g. stored blocks of
+    /// incompressible data) to hold it in memory; nothing was decided.
+    Declined {
+        /// Where.
+        why: String,
+    },
 }
 
 /// Why [`check_parallel`] did not run.
@@ -73,12 +89,9 @@ pub enum NotApplicable {
     /// Only the lazy levels (4–9 and the default) are resumable.
     #[error("level {0} is not a lazy-matching level")]
     Level(i32),
-    /// Too little data, too few resume points, or a single thread.
-    #[error("nothing to split: {0}")]
-    Small(&'static str),
 }
 
-/// One chunk of the plan.
+/// One chunk: from its start to the next chunk's.
 #[derive(Clone, Copy, Debug)]
 struct Chunk {
     /// Stream offset where the chunk's first block starts.
@@ -105,56 +118,28 @@ struct Job {
     at_end: bool,
 }
 
-/// Cut `total` stream bytes into chunks at `points` (sorted by offset).
-fn plan(points: &[ResumePoint], total: u64, target: u64) -> Vec<Chunk> {
-    let mut starts = vec![(0u64, (HEADER_LEN * 8) as u64)];
-    for p in points {
-        let last = starts.last().map_or(0, |s| s.0);
-        if p.pos >= last + target && p.pos < total {
-            starts.push((p.pos, p.bit));
-        }
-    }
-    // a short tail is better folded into the chunk before it
-    if starts.len() > 1 && starts.last().is_some_and(|s| total - s.0 < target / 4) {
-        starts.pop();
-    }
-    starts
-        .iter()
-        .enumerate()
-        .map(|(i, &(start, bit))| {
-            let next = starts.get(i + 1).copied();
-            let origin = (1 << 15) * ChainMatcher::slides_before(start, total);
-            // enough data that the loop runs past the next start: the buffer is matched up to
-            // 262 bytes before its end once more input follows, and it ends within 32 KiB
-            // after any offset
-            let data_end = next.map_or(total, |(s, _)| (s + BUF).min(total));
-            Chunk {
-                start,
-                bit,
-                origin,
-                next,
-                data_end,
-            }
-        })
-        .collect()
+/// Where the stream and the blob's resume points go; see [`check_parallel`].
+pub trait ResumeSink: Write {
+    /// A resume point of the blob, in stream order.
+    fn resume_point(&mut self, p: ResumePoint);
 }
 
 /// Check that Go's `compress/gzip` at `level` turns the bytes `produce` writes into exactly
 /// the bytes `blob` reads, using up to `threads` encoders at once on chunks of about
 /// `chunk` bytes ([`CHUNK_TARGET`] unless testing).
 ///
-/// `points` and `total` come from the blob's [fingerprint](crate::compress::fingerprint)
-/// (its resume points and uncompressed size). `produce` runs on the calling thread; the bytes
-/// it writes must be the blob's uncompressed stream, or the check fails (it is never trusted).
-/// An error from `produce` or `blob` is returned as is.
+/// `produce` runs on the calling thread. It writes the blob's uncompressed stream and tells
+/// the blob's resume points (see the module docs) in stream order: all of them first, or as a
+/// decoder meets them (data may run ahead of them). Nothing it says is trusted: wrong data or wrong points
+/// make the check fail, never pass. With no resume points the check is one sequential run.
+/// An error from `produce` or `blob` is returned as is; once a chunk differs, writes fail and
+/// `produce` may stop early.
 pub fn check_parallel(
     level: i32,
-    points: &[ResumePoint],
-    total: u64,
     threads: usize,
     chunk: u64,
     blob: &mut dyn Read,
-    produce: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    produce: &mut dyn FnMut(&mut dyn ResumeSink) -> io::Result<()>,
 ) -> Result<io::Result<Outcome>, NotApplicable> {
     let lvl = if level == DEFAULT_COMPRESSION {
         6
@@ -164,35 +149,39 @@ pub fn check_parallel(
     let params = Params::for_level(lvl)
         .filter(|p| p.is_lazy())
         .ok_or(NotApplicable::Level(level))?;
-    if threads < 2 {
-        return Err(NotApplicable::Small("one thread"));
-    }
-    let chunks = plan(points, total, chunk.max(1));
-    if chunks.len() < 2 {
-        return Err(NotApplicable::Small("fewer than two chunks"));
-    }
     let xfl = if level == BEST_COMPRESSION { 2 } else { 0 };
     let header = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff];
-    Ok(run(params, &chunks, total, threads, &header, blob, produce))
+    Ok(run(
+        params,
+        threads.max(1),
+        chunk.max(1),
+        &header,
+        blob,
+        produce,
+    ))
 }
 
 fn run(
     params: Params,
-    chunks: &[Chunk],
-    total: u64,
     threads: usize,
+    target: u64,
     header: &[u8; HEADER_LEN],
     blob: &mut dyn Read,
-    produce: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    produce: &mut dyn FnMut(&mut dyn ResumeSink) -> io::Result<()>,
 ) -> io::Result<Outcome> {
     let stop = AtomicBool::new(false);
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(1);
     let job_rx = Mutex::new(job_rx);
     let (res_tx, res_rx) = mpsc::channel::<(usize, Result<(), String>)>();
     let mut feeder = Feeder {
-        chunks,
-        total,
-        next: 0,
+        target,
+        starts: vec![Start {
+            pos: 0,
+            bit: (HEADER_LEN * 8) as u64,
+            origin: 0,
+        }],
+        shipped: 0,
+        done: false,
         data: Vec::new(),
         data_start: 0,
         written: 0,
@@ -203,7 +192,7 @@ fn run(
         sha: Sha256::new(),
         jobs: job_tx,
         stop: &stop,
-        differs: None,
+        declined: None,
     };
     feeder.read_blob(Some(HEADER_LEN as u64))?;
     if feeder.blob_buf[..] != header[..] {
@@ -241,13 +230,14 @@ fn run(
         }
         drop(res_tx);
         let produced = produce(&mut feeder);
-        let fed = match produced {
-            Ok(()) => feeder.finish(),
-            // the feeder refused more data: a worker found a difference, or too much data
-            Err(_) if stop.load(Ordering::Relaxed) || feeder.differs.is_some() => {
-                Ok(Fed::Differs(feeder.differs.take().unwrap_or_default()))
-            }
-            Err(e) => Err(e),
+        // The feeder refuses data once a worker found a difference or it gave up; `produce`
+        // may pass that on or carry on without it.
+        let fed = if stop.load(Ordering::Relaxed) {
+            Ok(Fed::Differs(String::new()))
+        } else if let Some(why) = feeder.declined.take() {
+            Ok(Fed::Declined(why))
+        } else {
+            produced.and_then(|()| feeder.finish())
         };
         // dropping the feeder closes the job channel: the workers drain it and return
         drop(feeder);
@@ -268,23 +258,22 @@ fn run(
     }
     match fed? {
         Fed::Differs(what) => Ok(Outcome::Differs { what }),
-        Fed::Digest(_) if checked != chunks.len() => Err(io::Error::other(format!(
-            "parallel check: {checked} of {} chunks checked",
-            chunks.len()
+        Fed::Declined(why) => Ok(Outcome::Declined { why }),
+        Fed::Digest(_, shipped) if checked != shipped => Err(io::Error::other(format!(
+            "parallel check: {checked} of {shipped} chunks checked"
         ))),
-        Fed::Digest(digest) => Ok(Outcome::Identical {
-            digest,
-            chunks: chunks.len(),
-        }),
+        Fed::Digest(digest, chunks) => Ok(Outcome::Identical { digest, chunks }),
     }
 }
 
 /// How the feeding ended.
 enum Fed {
-    /// The whole blob was read; its digest.
-    Digest(String),
+    /// The whole blob was read; its digest, and the chunks shipped.
+    Digest(String, usize),
     /// Something outside the chunks differs (length, trailer).
     Differs(String),
+    /// Gave up.
+    Declined(String),
 }
 
 /// Re-encode one chunk from its resume point and compare its bits with the blob's.
@@ -373,11 +362,24 @@ fn first_bit_difference(a: &[u8], b: &[u8], from: u64, to: u64) -> Option<u64> {
     None
 }
 
-/// The writer `produce` writes into: cuts the stream and the blob into jobs.
+/// A chunk start: a resume point taken, with its buffer origin.
+#[derive(Clone, Copy, Debug)]
+struct Start {
+    pos: u64,
+    bit: u64,
+    origin: u64,
+}
+
+/// The sink `produce` writes into: plans chunks as resume points arrive and cuts the stream
+/// and the blob into jobs.
 struct Feeder<'a> {
-    chunks: &'a [Chunk],
-    total: u64,
-    next: usize,
+    target: u64,
+    /// Chunk starts so far; chunk `i` runs from `starts[i]` to `starts[i + 1]`.
+    starts: Vec<Start>,
+    /// Chunks handed to the workers.
+    shipped: usize,
+    /// `produce` has returned: the stream's length is `written`.
+    done: bool,
     /// Stream bytes from `data_start`.
     data: Vec<u8>,
     data_start: u64,
@@ -390,8 +392,8 @@ struct Feeder<'a> {
     sha: Sha256,
     jobs: mpsc::SyncSender<Job>,
     stop: &'a AtomicBool,
-    /// A difference found outside the chunks (length, trailer).
-    differs: Option<String>,
+    /// Why the check gave up (too long without a resume point).
+    declined: Option<String>,
 }
 
 impl Feeder<'_> {
@@ -416,9 +418,25 @@ impl Feeder<'_> {
         Ok(())
     }
 
-    /// Hand chunk `self.next` to the workers.
+    /// The stream length if known; until then, a bound no slide count depends on (chunks are
+    /// only shipped early once 64 KiB past their end are written).
+    fn total(&self) -> u64 {
+        if self.done { self.written } else { u64::MAX }
+    }
+
+    /// Hand the next chunk to the workers.
     fn ship(&mut self) -> io::Result<()> {
-        let c = self.chunks[self.next];
+        let i = self.shipped;
+        let s = self.starts[i];
+        let total = self.total();
+        let next = self.starts.get(i + 1).map(|n| (n.pos, n.bit));
+        let c = Chunk {
+            start: s.pos,
+            bit: s.bit,
+            origin: s.origin,
+            next,
+            data_end: next.map_or(self.written, |(p, _)| (p + BUF).min(total)),
+        };
         let from = c.bit / 8;
         let blob = match c.next {
             Some((_, next_bit)) => {
@@ -440,15 +458,15 @@ impl Feeder<'_> {
             [(c.origin - self.data_start) as usize..(c.data_end - self.data_start) as usize]
             .to_vec();
         let job = Job {
-            index: self.next,
+            index: i,
             chunk: c,
             data,
             blob,
-            at_end: c.data_end == self.total,
+            at_end: self.done && c.data_end == self.written,
         };
-        self.next += 1;
+        self.shipped += 1;
         // keep only what later chunks need
-        if let Some(n) = self.chunks.get(self.next) {
+        if let Some(n) = self.starts.get(self.shipped) {
             self.data.drain(..(n.origin - self.data_start) as usize);
             self.data_start = n.origin;
             let keep_from = n.bit / 8;
@@ -461,30 +479,63 @@ impl Feeder<'_> {
             .map_err(|_| io::Error::other("parallel check: the workers stopped"))
     }
 
-    /// After the last write: ship the last chunk, check the length and the trailer.
-    fn finish(&mut self) -> io::Result<Fed> {
-        if self.written != self.total {
-            return Ok(Fed::Differs(format!(
-                "the data is {} bytes, the blob's is {}",
-                self.written, self.total
-            )));
+    /// Ship every chunk whose end and the 64 KiB after it are written.
+    fn ship_ready(&mut self) -> io::Result<()> {
+        while let Some(n) = self.starts.get(self.shipped + 1)
+            && n.pos + BUF <= self.written
+        {
+            self.ship()?;
         }
-        while self.next < self.chunks.len() {
+        Ok(())
+    }
+
+    /// After the last write: ship the rest, check the trailer.
+    fn finish(&mut self) -> io::Result<Fed> {
+        self.done = true;
+        // No chunk shipped so far ends at such a start (they end 64 KiB before `written`).
+        while self.starts.len() > self.shipped.max(1)
+            && self
+                .starts
+                .last()
+                .is_some_and(|s| s.pos + 262 > self.written)
+        {
+            self.starts.pop();
+        }
+        while self.shipped < self.starts.len() {
             self.ship()?;
         }
         // the last chunk read the blob to its end; its last 8 bytes are the trailer
         let tail = self.blob_buf.len().saturating_sub(8);
         let mut want = self.crc.clone().finalize().to_le_bytes().to_vec();
-        want.extend_from_slice(&(self.total as u32).to_le_bytes());
+        want.extend_from_slice(&(self.written as u32).to_le_bytes());
         if self.blob_buf.get(tail..) != Some(&want[..]) {
             return Ok(Fed::Differs(
-                "the gzip trailer (CRC-32 and length) differs".into(),
+                "the gzip trailer (CRC-32 and length) differs from the data's".into(),
             ));
         }
-        Ok(Fed::Digest(format!(
-            "sha256:{}",
-            hex::encode(std::mem::take(&mut self.sha).finalize())
-        )))
+        Ok(Fed::Digest(
+            format!(
+                "sha256:{}",
+                hex::encode(std::mem::take(&mut self.sha).finalize())
+            ),
+            self.shipped,
+        ))
+    }
+}
+
+impl ResumeSink for Feeder<'_> {
+    fn resume_point(&mut self, p: ResumePoint) {
+        let last = self.starts.last().map_or(0, |s| s.pos);
+        if p.pos >= last + self.target {
+            // Counted as if the stream went on: a start within 262 bytes of the end, where
+            // that is wrong, is dropped by `finish` before it is used.
+            let origin = (1 << 15) * ChainMatcher::slides_before(p.pos, u64::MAX);
+            self.starts.push(Start {
+                pos: p.pos,
+                bit: p.bit,
+                origin,
+            });
+        }
     }
 }
 
@@ -493,22 +544,20 @@ impl Write for Feeder<'_> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(io::Error::other("parallel check: a chunk differs"));
         }
-        if self.written + buf.len() as u64 > self.total {
-            self.differs = Some(format!(
-                "the data is longer than the blob's {} bytes",
-                self.total
-            ));
-            return Err(io::Error::other("parallel check: too much data"));
+        if self.declined.is_some() {
+            return Err(io::Error::other("parallel check: declined"));
         }
         self.crc.update(buf);
         self.written += buf.len() as u64;
         self.data.extend_from_slice(buf);
-        // the last chunk waits for `finish`, which reads the blob to its end
-        while let Some(c) = self.chunks.get(self.next)
-            && c.next.is_some()
-            && c.data_end <= self.written
-        {
-            self.ship()?;
+        self.ship_ready()?;
+        if self.data.len() as u64 > (MAX_PENDING_CHUNKS * self.target).max(MIN_PENDING) + 2 * BUF {
+            self.declined = Some(format!(
+                "no resume point in {} bytes from offset {}",
+                self.data.len(),
+                self.data_start
+            ));
+            return Err(io::Error::other("parallel check: declined"));
         }
         Ok(buf.len())
     }

@@ -46,6 +46,10 @@ pub struct BlobReport {
     pub header_fields: Vec<String>,
     /// Re-encodings tried, in order.
     pub attempts: Vec<Attempt>,
+    /// What the parallel check of Go's encoder found when it did not prove the blob: where
+    /// the first differing chunk starts, or why it gave up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_check: Option<String>,
 }
 
 impl BlobReport {
@@ -222,6 +226,7 @@ pub fn reproduce(
             .unwrap_or_default(),
         header_fields: Vec::new(),
         attempts: Vec::new(),
+        parallel_check: None,
     };
     if let Some(n) = &fp.header.name {
         report
@@ -236,17 +241,30 @@ pub fn reproduce(
     // The parallel check of Go's encoder, done while fingerprinting: identical is the proof;
     // a difference (or giving up) leaves Go to the sequential re-encoding below, whose
     // digest is then reported.
-    if let Some((level, Ok(go::Outcome::Identical { digest, chunks }))) = checked {
-        let matched = digest == published_digest;
-        let level = u32::try_from(level).ok();
-        report.attempts.push(Attempt {
-            compressor: Compressor::GoGzip { level }.to_string(),
-            digest,
-            matched,
-            parallel_chunks: Some(chunks),
-        });
-        if matched {
-            return Ok(report);
+    if let Some((level, outcome)) = checked {
+        let compressor = Compressor::GoGzip {
+            level: u32::try_from(level).ok(),
+        };
+        match outcome {
+            Ok(go::Outcome::Identical { digest, chunks }) => {
+                let matched = digest == published_digest;
+                report.attempts.push(Attempt {
+                    compressor: compressor.to_string(),
+                    digest,
+                    matched,
+                    parallel_chunks: Some(chunks),
+                });
+                if matched {
+                    return Ok(report);
+                }
+            }
+            Ok(go::Outcome::Differs { what }) => {
+                report.parallel_check = Some(format!("{compressor}: {what}"));
+            }
+            Ok(go::Outcome::Declined { why }) => {
+                report.parallel_check = Some(format!("not run in parallel: {why}"));
+            }
+            Err(e) => report.parallel_check = Some(format!("failed: {e}")),
         }
     }
     for c in fp
@@ -275,4 +293,56 @@ pub fn reproduce(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// Compressible, not trivially: numbered lines with some repetition.
+    fn data() -> Vec<u8> {
+        let mut d = Vec::new();
+        for i in 0..60_000u32 {
+            d.extend_from_slice(format!("line {i} of {} items\n", i % 977).as_bytes());
+        }
+        d
+    }
+
+    fn run(blob: &[u8], data: &[u8], threads: usize) -> BlobReport {
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(blob)));
+        let owned = blob.to_vec();
+        let open = move || -> io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(io::Cursor::new(owned.clone())))
+        };
+        let layer = |w: &mut dyn Write| w.write_all(data);
+        reproduce(blob, &open, &digest, &layer, threads).expect("fingerprint")
+    }
+
+    #[test]
+    fn go_blob_is_checked_in_parallel_or_in_one_run() {
+        let d = data();
+        let blob = go::gzip(go::DEFAULT_COMPRESSION, &d);
+        let r = run(&blob, &d, 2);
+        let a = r.matched().expect("matched");
+        assert!(a.parallel_chunks.is_some(), "{r:?}");
+        assert_eq!(r.parallel_check, None);
+        let r = run(&blob, &d, 1);
+        let a = r.matched().expect("matched");
+        assert_eq!(a.parallel_chunks, None, "{r:?}");
+    }
+
+    /// Level 5 writes Go's default header too: the parallel check says where it differs, the
+    /// sequential re-encoding gives its digest.
+    #[test]
+    fn another_go_level_is_reported_where_it_differs() {
+        let d = data();
+        let blob = go::gzip(5, &d);
+        let r = run(&blob, &d, 2);
+        assert!(r.matched().is_none(), "{r:?}");
+        let why = r.parallel_check.as_deref().unwrap_or_default();
+        assert!(why.contains("differ"), "{why}");
+        assert_eq!(r.attempts[0].compressor, "Go compress/gzip, default level");
+        assert!(r.attempts[0].digest.starts_with("sha256:"), "{r:?}");
+    }
 }

@@ -319,8 +319,8 @@ fn check_chunk(params: Params, job: &Job) -> Result<(), String> {
             w.align();
             if w.out.len() != job.blob.len() {
                 return Err(format!(
-                    "the deflate stream from offset {} on is {} bytes long in the blob, {} \
-                     bytes from Go",
+                    "the deflate stream from offset {} on differs: {} bytes in the blob, {} \
+                     from Go",
                     c.start,
                     job.blob.len(),
                     w.out.len()

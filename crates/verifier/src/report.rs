@@ -181,11 +181,14 @@ fn layer(o: &mut String, l: &LayerReport, style: Style) {
             if let Some(b) = &l.blob {
                 match b.matched() {
                     Some(a) => {
-                        let _ = writeln!(
-                            o,
-                            "    compressor {} (re-encoded: same digest)",
-                            a.compressor
-                        );
+                        let how = match a.parallel_chunks {
+                            Some(n) if n > 1 => {
+                                format!("re-encoded in {n} chunks in parallel: same bytes")
+                            }
+                            Some(_) => "re-encoded: same bytes".to_string(),
+                            None => "re-encoded: same digest".to_string(),
+                        };
+                        let _ = writeln!(o, "    compressor {} ({how})", a.compressor);
                     }
                     None => {
                         let _ = writeln!(
@@ -193,6 +196,9 @@ fn layer(o: &mut String, l: &LayerReport, style: Style) {
                             "    compressor looks like {}",
                             b.fingerprint.first().map_or("?", String::as_str)
                         );
+                        if let Some(p) = &b.parallel_check {
+                            let _ = writeln!(o, "      checked {p}");
+                        }
                         for a in &b.attempts {
                             let _ = writeln!(o, "      tried {} → {}", a.compressor, a.digest);
                         }

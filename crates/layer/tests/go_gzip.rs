@@ -427,6 +427,39 @@ fn parallel_check_finds_differences() {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Resume points are never trusted: made-up ones (any offsets, any order) and a damaged
+    /// blob never panic, and a damaged blob is never identical.
+    #[test]
+    fn parallel_check_survives_made_up_points(
+        seed in any::<u64>(),
+        len in 0usize..300_000,
+        points in prop::collection::vec((any::<u64>(), any::<u64>()), 0..12),
+        small in prop::collection::vec((0u64..400_000, 0u64..1_000_000), 0..12),
+        flip in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let data = sample(4, seed, len);
+        let mut blob = ours(6, &data, 32 * 1024);
+        if let Some(i) = flip {
+            let i = i.index(blob.len());
+            blob[i] ^= 0x10;
+        }
+        let mut rd = &blob[..];
+        let mut produce = |s: &mut dyn go::ResumeSink| {
+            for &(pos, bit) in points.iter().chain(&small) {
+                s.resume_point(fingerprint::ResumePoint { pos, bit });
+            }
+            s.write_all(&data)
+        };
+        let r = go::check_parallel(6, 2, 20_000, &mut rd, &mut produce).expect("level 6");
+        if flip.is_some() {
+            prop_assert!(!matches!(r, Ok(go::Outcome::Identical { .. })), "{:?}", r);
+        }
+    }
+}
+
 /// Greedy and fast levels have no resume points: the check declines them.
 #[test]
 fn parallel_check_declines_other_levels() {

@@ -130,8 +130,8 @@ pub trait ResumeSink: Write {
 ///
 /// `produce` runs on the calling thread. It writes the blob's uncompressed stream and tells
 /// the blob's resume points (see the module docs) in stream order: all of them first, or as a
-/// decoder meets them (data may run ahead of them). Nothing it says is trusted: wrong data or wrong points
-/// make the check fail, never pass. With no resume points the check is one sequential run.
+/// decoder meets them (data may run ahead of them). Nothing it says is trusted: wrong data
+/// or wrong points make the check fail, never pass. With no resume points the check is one sequential run.
 /// An error from `produce` or `blob` is returned as is; once a chunk differs, writes fail and
 /// `produce` may stop early.
 pub fn check_parallel(
@@ -403,10 +403,17 @@ impl Feeder<'_> {
         let have = self.blob_start + old as u64;
         match to {
             Some(to) if to > have => {
-                self.blob_buf.resize(old + (to - have) as usize, 0);
-                if let Err(e) = self.blob.read_exact(&mut self.blob_buf[old..]) {
+                // grows with what the blob holds, not with what a resume point claims
+                let want = to - have;
+                let got = (&mut *self.blob)
+                    .take(want)
+                    .read_to_end(&mut self.blob_buf)?;
+                if (got as u64) < want {
                     self.blob_buf.truncate(old);
-                    return Err(e);
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the blob ends before byte {to}"),
+                    ));
                 }
             }
             Some(_) => {}
@@ -435,7 +442,7 @@ impl Feeder<'_> {
             bit: s.bit,
             origin: s.origin,
             next,
-            data_end: next.map_or(self.written, |(p, _)| (p + BUF).min(total)),
+            data_end: next.map_or(self.written, |(p, _)| p.saturating_add(BUF).min(total)),
         };
         let from = c.bit / 8;
         let blob = match c.next {
@@ -482,7 +489,7 @@ impl Feeder<'_> {
     /// Ship every chunk whose end and the 64 KiB after it are written.
     fn ship_ready(&mut self) -> io::Result<()> {
         while let Some(n) = self.starts.get(self.shipped + 1)
-            && n.pos + BUF <= self.written
+            && n.pos.saturating_add(BUF) <= self.written
         {
             self.ship()?;
         }
@@ -497,7 +504,7 @@ impl Feeder<'_> {
             && self
                 .starts
                 .last()
-                .is_some_and(|s| s.pos + 262 > self.written)
+                .is_some_and(|s| s.pos.saturating_add(262) > self.written)
         {
             self.starts.pop();
         }
@@ -525,8 +532,11 @@ impl Feeder<'_> {
 
 impl ResumeSink for Feeder<'_> {
     fn resume_point(&mut self, p: ResumePoint) {
-        let last = self.starts.last().map_or(0, |s| s.pos);
-        if p.pos >= last + self.target {
+        let Some(last) = self.starts.last() else {
+            return;
+        };
+        // points must advance in both the stream and the blob; others are ignored
+        if p.pos >= last.pos.saturating_add(self.target) && p.bit > last.bit {
             // Counted as if the stream went on: a start within 262 bytes of the end, where
             // that is wrong, is dropped by `finish` before it is used.
             let origin = (1 << 15) * ChainMatcher::slides_before(p.pos, u64::MAX);

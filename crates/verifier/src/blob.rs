@@ -62,16 +62,15 @@ impl BlobReport {
 /// A producer of our uncompressed layer bytes (called once per attempt).
 pub type LayerBytes<'a> = &'a (dyn Fn(&mut dyn Write) -> io::Result<()> + Sync);
 
-/// Opens the published blob again (to peek at its header, and to compare a parallel check).
+/// Opens the published blob again (for a parallel check to compare with).
 pub type OpenBlob<'a> = &'a (dyn Fn() -> io::Result<Box<dyn Read + Send>> + Sync);
 
-/// Go's gzip header with a lazy level's XFL: the level to check (`-1` = default, or 9).
+/// Go's gzip header for a lazy level: the level to check (`-1` = default, or 9; levels 2–8
+/// write the default's header).
 fn go_header_level(header: &[u8]) -> Option<i32> {
-    match header {
-        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff] => Some(go::DEFAULT_COMPRESSION),
-        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 0xff] => Some(go::BEST_COMPRESSION),
-        _ => None,
-    }
+    [go::DEFAULT_COMPRESSION, go::BEST_COMPRESSION]
+        .into_iter()
+        .find(|&l| go::gzip_header(l) == header)
 }
 
 /// What [`fingerprint_and_check`] checked: Go's level and the outcome.
@@ -85,15 +84,18 @@ fn fingerprint_and_check(
     open: OpenBlob<'_>,
     threads: usize,
 ) -> Result<(Fingerprint, GoCheck), fingerprint::Error> {
-    let mut header = [0u8; 10];
-    let level = match open().and_then(|mut r| r.read_exact(&mut header)) {
-        Ok(()) if threads > 1 => go_header_level(&header),
-        _ => None,
-    };
-    let Some(level) = level else {
+    // One more read of the blob, which the check compares with: its header says the level.
+    let go_blob = (threads > 1)
+        .then(open)
+        .and_then(Result::ok)
+        .and_then(|mut r| {
+            let mut header = [0u8; 10];
+            r.read_exact(&mut header).ok()?;
+            Some((go_header_level(&header)?, io::Cursor::new(header).chain(r)))
+        });
+    let Some((level, mut compare)) = go_blob else {
         return Ok((fingerprint::fingerprint(blob)?, None));
     };
-    let mut compare = open()?;
     let mut blob = Some(blob);
     let mut fp = None;
     let outcome = go::check_parallel(

@@ -345,14 +345,7 @@ impl<W: Write> GzipWriter<W> {
     /// `write` that fills a buffer, or [`finish`](Self::finish).
     pub fn new(inner: W, level: i32) -> Result<Self, LevelError> {
         let mut deflater = Deflater::new(level)?;
-        let xfl = match level {
-            BEST_COMPRESSION => 2,
-            BEST_SPEED => 4,
-            _ => 0,
-        };
-        deflater
-            .bits
-            .put_bytes(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff]);
+        deflater.bits.put_bytes(&gzip_header(level));
         Ok(GzipWriter {
             sink: Sink {
                 deflater,
@@ -392,6 +385,17 @@ impl<W: Write> Write for GzipWriter<W> {
         self.sink.drain()?;
         self.sink.inner.flush()
     }
+}
+
+/// The gzip header Go's `gzip.NewWriterLevel(w, level)` writes with a zero `Header`:
+/// `1f 8b 08 00 00000000 XFL ff`, XFL 2 at level 9, 4 at level 1, else 0.
+pub fn gzip_header(level: i32) -> [u8; 10] {
+    let xfl = match level {
+        BEST_COMPRESSION => 2,
+        BEST_SPEED => 4,
+        _ => 0,
+    };
+    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff]
 }
 
 /// `data` gzipped as Go would at `level`; an invalid level gives an empty vector.

@@ -170,9 +170,9 @@ impl ChainMatcher {
     }
 
     /// The state a sequential run has when its main loop reaches stream offset `at` right after
-    /// a block ended with a back-reference (see [`Self::slides_before`]).
+    /// a block ended with a back-reference.
     ///
-    /// `buf` holds the stream from `origin = 32 KiB × slides_before(at, total)` on: a full
+    /// `buf` holds the stream from `origin = buffer_origin(at, total)` on: a full
     /// buffer (64 KiB), or everything to the end of the stream if that is shorter. Nothing is
     /// pending or held after a back-reference, the new block starts at `at`, and the hash
     /// chains are what inserting every position of the 32 KiB window before `at` gives: entries
@@ -197,11 +197,11 @@ impl ChainMatcher {
         Some(m)
     }
 
-    /// How many times the buffer has slid when the main loop reaches stream offset `at` of a
-    /// `total`-byte stream. Slide `j` (from 1) happens once the loop reaches
-    /// `65 275 + 32 768 (j − 1)` (fewer than 262 bytes left in the full buffer), and only if
-    /// more input follows the full buffer.
-    pub(super) fn slides_before(at: u64, total: u64) -> u64 {
+    /// Stream offset of the buffer's start when the main loop reaches stream offset `at` of a
+    /// `total`-byte stream: 32 KiB per slide so far. Slide `j` (from 1) happens once the loop
+    /// reaches `65 275 + 32 768 (j − 1)` (fewer than 262 bytes left in the full buffer), and
+    /// only if more input follows the full buffer.
+    pub(super) fn buffer_origin(at: u64, total: u64) -> u64 {
         let first = (BUF - MIN_LOOKAHEAD + 1) as u64;
         let by_pos = if at < first {
             0
@@ -214,7 +214,7 @@ impl ChainMatcher {
         } else {
             (total - BUF as u64 - 1) / WINDOW as u64 + 1
         };
-        by_pos.min(by_len)
+        WINDOW as u64 * by_pos.min(by_len)
     }
 
     /// The block ends recorded since [`Self::resume`]: (stream offset, bits written after it).

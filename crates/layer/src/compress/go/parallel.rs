@@ -10,7 +10,7 @@
 //! back-reference, the main loop continues at the byte right after the match with nothing
 //! pending and no match held, an empty token list, and the new block starting there. What
 //! remains of the state is the buffer (which 64 KiB of the stream it holds follows from the
-//! offset alone: see [`ChainMatcher::slides_before`]) and the hash chains, which inserting
+//! offset alone: see [`ChainMatcher::buffer_origin`]) and the hash chains, which inserting
 //! every position of the preceding 32 KiB window rebuilds: entries older than the window are
 //! never followed. [`fingerprint`](crate::compress::fingerprint) records such blocks
 //! ([`ResumePoint`]) while it decodes the blob.
@@ -45,7 +45,7 @@ use sha2::{Digest, Sha256};
 use super::bits::BitWriter;
 use super::block::{BlockEncoder, stored_block};
 use super::chain::{ChainMatcher, Params};
-use super::{BEST_COMPRESSION, DEFAULT_COMPRESSION};
+use super::{DEFAULT_COMPRESSION, gzip_header};
 use crate::compress::fingerprint::ResumePoint;
 
 /// Uncompressed bytes per chunk aimed at.
@@ -149,8 +149,7 @@ pub fn check_parallel(
     let params = Params::for_level(lvl)
         .filter(|p| p.is_lazy())
         .ok_or(NotApplicable::Level(level))?;
-    let xfl = if level == BEST_COMPRESSION { 2 } else { 0 };
-    let header = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff];
+    let header = gzip_header(level);
     Ok(run(
         params,
         threads.max(1),
@@ -539,7 +538,7 @@ impl ResumeSink for Feeder<'_> {
         if p.pos >= last.pos.saturating_add(self.target) && p.bit > last.bit {
             // Counted as if the stream went on: a start within 262 bytes of the end, where
             // that is wrong, is dropped by `finish` before it is used.
-            let origin = (1 << 15) * ChainMatcher::slides_before(p.pos, u64::MAX);
+            let origin = ChainMatcher::buffer_origin(p.pos, u64::MAX);
             self.starts.push(Start {
                 pos: p.pos,
                 bit: p.bit,

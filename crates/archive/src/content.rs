@@ -14,6 +14,22 @@ use sha2::{Digest, Sha256};
 /// Default in-memory budget: 64 MiB (issue 7 keeps total RSS under 128 MiB).
 pub const DEFAULT_MEMORY_BUDGET: u64 = 64 << 20;
 
+/// What a store keeps of each body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bodies {
+    /// The bytes (memory up to the budget, then the spill file), length and sha256: a tree
+    /// that can be written out.
+    #[default]
+    Keep,
+    /// Length and sha256 only: a tree that can be compared by [`crate::skeleton`] but not
+    /// written out.
+    Digests,
+    /// Length only (the digest is all zeros): for a caller that binds bodies another way, by
+    /// their [`ContentRef::id`] (a verifier that hashes the bodies in layer order as they
+    /// stream past, see [`crate::source::add_tapped`]).
+    Lengths,
+}
+
 /// A handle to one stored body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ContentRef {
@@ -21,7 +37,7 @@ pub struct ContentRef {
     pub id: u32,
     /// Body length in bytes.
     pub len: u64,
-    /// sha256 of the body.
+    /// sha256 of the body (all zeros in a [`Bodies::Lengths`] store).
     #[serde(serialize_with = "ser_hex")]
     pub sha256: [u8; 32],
 }
@@ -80,6 +96,7 @@ fn dropped() -> io::Error {
 pub struct ContentStore {
     budget: u64,
     keep: bool,
+    hash: bool,
     memory: Vec<u8>,
     spill: Option<File>,
     spill_len: u64,
@@ -99,6 +116,7 @@ impl ContentStore {
         ContentStore {
             budget,
             keep: true,
+            hash: true,
             memory: Vec::new(),
             spill: None,
             spill_len: 0,
@@ -114,6 +132,33 @@ impl ContentStore {
             keep: false,
             ..Self::new(0)
         }
+    }
+
+    /// A store for `bodies`, keeping up to `budget` bytes in memory when it keeps them.
+    pub fn for_bodies(bodies: Bodies, budget: u64) -> Self {
+        match bodies {
+            Bodies::Keep => Self::new(budget),
+            Bodies::Digests => Self::digest_only(),
+            Bodies::Lengths => ContentStore {
+                hash: false,
+                ..Self::digest_only()
+            },
+        }
+    }
+
+    /// Number of bodies stored so far; the next body gets this [`ContentRef::id`].
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no body was stored.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Length of body `id`, if there is one.
+    pub fn body_len(&self, id: u32) -> Option<u64> {
+        self.entries.get(id as usize).map(|(_, len)| *len)
     }
 
     /// Whether bodies are kept (false for [`ContentStore::digest_only`]).
@@ -134,7 +179,7 @@ impl ContentStore {
     /// Store exactly `len` bytes read from `src`, hashing as they stream.
     pub fn put(&mut self, src: &mut dyn Read, len: u64) -> Result<ContentRef, Error> {
         let id = u32::try_from(self.entries.len()).map_err(|_| Error::TooMany)?;
-        let mut hasher = Sha256::new();
+        let mut hasher = self.hash.then(Sha256::new);
         let location = if self.keep && self.memory.len() as u64 + len <= self.budget {
             let start = self.memory.len();
             let mut limited = src.take(len);
@@ -145,7 +190,9 @@ impl ContentStore {
                 self.memory.truncate(start);
                 return Err(Error::Short { got, expected: len });
             }
-            hasher.update(&self.memory[start..]);
+            if let Some(h) = &mut hasher {
+                h.update(&self.memory[start..]);
+            }
             Location::Memory { start }
         } else if self.keep {
             let offset = self.spill_len;
@@ -168,7 +215,7 @@ impl ContentStore {
         Ok(ContentRef {
             id,
             len,
-            sha256: hasher.finalize().into(),
+            sha256: hasher.map_or([0; 32], |h| h.finalize().into()),
         })
     }
 
@@ -208,7 +255,7 @@ fn pump(
     src: &mut dyn Read,
     len: u64,
     scratch: &mut [u8],
-    hasher: &mut Sha256,
+    hasher: &mut Option<Sha256>,
     mut sink: impl FnMut(&[u8]) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut remaining = len;
@@ -225,7 +272,9 @@ fn pump(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::Source(e)),
         };
-        hasher.update(&scratch[..n]);
+        if let Some(h) = hasher {
+            h.update(&scratch[..n]);
+        }
         sink(&scratch[..n])?;
         remaining -= n as u64;
     }
@@ -308,6 +357,27 @@ mod tests {
                 expected: 3
             })
         ));
+    }
+
+    #[test]
+    fn lengths_only_store_counts_without_hashing() {
+        let mut store = ContentStore::for_bodies(Bodies::Lengths, 1 << 20);
+        assert!(store.is_empty());
+        let a = store.put_bytes(b"hello").unwrap();
+        let b = store.put_bytes(b"").unwrap();
+        assert_eq!((a.id, a.len, a.sha256), (0, 5, [0; 32]));
+        assert_eq!((b.id, b.len), (1, 0));
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.body_len(0), Some(5));
+        assert_eq!(store.body_len(2), None);
+        assert!(store.copy_to(&a, &mut Vec::new()).is_err());
+        let keep = ContentStore::for_bodies(Bodies::Keep, 1 << 20);
+        assert!(keep.keeps_bodies());
+        let mut digests = ContentStore::for_bodies(Bodies::Digests, 1 << 20);
+        assert_eq!(
+            digests.put_bytes(b"hello").unwrap().sha256,
+            <[u8; 32]>::from(Sha256::digest(b"hello"))
+        );
     }
 
     #[test]

@@ -24,6 +24,6 @@ pub mod source;
 pub mod tree;
 pub mod unpack;
 
-pub use content::{ContentRef, ContentStore};
+pub use content::{Bodies, ContentRef, ContentStore};
 pub use header::{Header, Timestamp};
 pub use tree::{Inode, Kind, Node, NodeId, Origin, Tree};

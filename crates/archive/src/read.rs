@@ -66,7 +66,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use crate::compression::{self, DecompressOptions, LimitExceeded};
 use crate::header::{Formats, Header, Timestamp, typeflag};
-use crate::skeleton::{Skeleton, SkeletonHasher};
+use crate::skeleton::{Shape, ShapeRecorder, Skeleton, SkeletonHasher};
 
 const BLOCK: usize = 512;
 
@@ -680,12 +680,36 @@ impl Sparse {
 // The reader
 // ---------------------------------------------------------------------------------------------
 
+/// What a reader tracks of the bytes outside file bodies.
+enum Split {
+    /// Their hash ([`Reader::track_skeleton`]).
+    Skeleton(SkeletonHasher),
+    /// The bytes themselves ([`Reader::track_shape`]).
+    Shape(ShapeRecorder),
+}
+
+impl Split {
+    fn raw(&mut self, bytes: &[u8]) {
+        match self {
+            Split::Skeleton(h) => h.raw(bytes),
+            Split::Shape(r) => r.raw(bytes),
+        }
+    }
+
+    fn body(&mut self, len: u64, sha256: &[u8; 32]) {
+        match self {
+            Split::Skeleton(h) => h.body(len, sha256),
+            Split::Shape(r) => r.body(len),
+        }
+    }
+}
+
 /// The underlying stream, with the count of bytes consumed.
 struct Source<R> {
     r: BufReader<R>,
     pos: u64,
-    /// The skeleton, when tracked ([`Reader::track_skeleton`]).
-    tap: Option<SkeletonHasher>,
+    /// The skeleton or shape, when tracked.
+    tap: Option<Split>,
     /// Bytes read now are outside file bodies (fed to `tap` as raw bytes).
     raw_pass: bool,
 }
@@ -831,7 +855,15 @@ impl<R: Read> Reader<R> {
     /// and hands its sha256 to [`Reader::body_digest`]. Call before the first header.
     pub fn track_skeleton(&mut self) {
         self.skeleton_broken |= self.src.pos > 0;
-        self.src.tap = Some(SkeletonHasher::new());
+        self.src.tap = Some(Split::Skeleton(SkeletonHasher::new()));
+    }
+
+    /// Track the stream's [`Shape`]: every byte outside regular files' data is kept (up to
+    /// `limit` bytes), and each regular file's body is skipped unread by the next
+    /// [`Reader::next_header`] and noted by its place and length. Call before the first header.
+    pub fn track_shape(&mut self, limit: usize) {
+        self.skeleton_broken |= self.src.pos > 0;
+        self.src.tap = Some(Split::Shape(ShapeRecorder::new(limit)));
     }
 
     /// The sha256 of the current entry's body, which the caller read whole. Ignored unless
@@ -849,6 +881,22 @@ impl<R: Read> Reader<R> {
     /// After the end of the archive: read the rest of the stream and return its skeleton
     /// (`None` unless tracked from the start with every body's digest given).
     pub fn finish_skeleton(&mut self) -> Result<Option<Skeleton>, Error> {
+        Ok(match self.finish_split()? {
+            Some(Split::Skeleton(h)) => Some(h.finish()),
+            _ => None,
+        })
+    }
+
+    /// After the end of the archive: read the rest of the stream and return its shape (`None`
+    /// unless tracked from the start, or when the raw bytes went over the limit).
+    pub fn finish_shape(&mut self) -> Result<Option<Shape>, Error> {
+        Ok(match self.finish_split()? {
+            Some(Split::Shape(r)) => r.finish(),
+            _ => None,
+        })
+    }
+
+    fn finish_split(&mut self) -> Result<Option<Split>, Error> {
         if self.src.tap.is_none() {
             return Ok(None);
         }
@@ -865,7 +913,14 @@ impl<R: Read> Reader<R> {
             }
         }
         let tap = self.src.tap.take().expect("checked above");
-        Ok((!self.skeleton_broken).then(|| tap.finish()))
+        Ok((!self.skeleton_broken).then_some(tap))
+    }
+
+    /// Whether the current entry's data counts as a file body in the tracked skeleton or
+    /// shape (a regular file with data, not sparse). Meaningful right after
+    /// [`Reader::next_header`].
+    pub fn splits_body(&self) -> bool {
+        self.split_len.is_some()
     }
 
     /// Bytes consumed from the (decompressed) source so far.
@@ -888,9 +943,22 @@ impl<R: Read> Reader<R> {
             return Ok(None);
         }
         self.ctx_name = None;
-        if self.split_len.take().is_some() {
-            // a body left without its digest: the skeleton no longer describes the stream
-            self.skeleton_broken = true;
+        if let Some(len) = self.split_len.take() {
+            if matches!(self.src.tap, Some(Split::Shape(_))) && self.physical == len {
+                // a shape skips bodies unread and notes where they were
+                self.src.raw_pass = false;
+                let skipped = self.src.discard(len);
+                self.src.raw_pass = true;
+                let skipped = skipped.map_err(|kind| self.fail(kind, self.returned))?;
+                self.physical -= skipped;
+                match &mut self.src.tap {
+                    Some(tap) if skipped == len => tap.body(len, &[0; 32]),
+                    _ => self.skeleton_broken = true,
+                }
+            } else {
+                // a body left without its digest: the skeleton no longer describes the stream
+                self.skeleton_broken = true;
+            }
         }
         self.src.raw_pass = true;
         match self.next_inner() {

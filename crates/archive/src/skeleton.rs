@@ -67,6 +67,65 @@ impl SkeletonHasher {
     }
 }
 
+/// A stream's bytes outside file bodies, kept, and where its bodies sit: what a verifier needs
+/// to hash a stream made of these bytes and bodies of its own (see
+/// [`crate::read::Reader::track_shape`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Every byte outside file bodies, in stream order.
+    pub raw: Vec<u8>,
+    /// Each body in stream order: how many raw bytes precede it, and its length.
+    pub bodies: Vec<(u64, u64)>,
+}
+
+impl Shape {
+    /// Length of the stream: raw bytes and bodies.
+    pub fn size(&self) -> u64 {
+        self.raw.len() as u64 + self.bodies.iter().map(|b| b.1).sum::<u64>()
+    }
+}
+
+/// Records a [`Shape`], up to a limit on the raw bytes kept.
+#[derive(Debug, Clone)]
+pub struct ShapeRecorder {
+    shape: Shape,
+    limit: usize,
+    over: bool,
+}
+
+impl ShapeRecorder {
+    /// A recorder keeping at most `limit` raw bytes; past it the recording is lost.
+    pub fn new(limit: usize) -> Self {
+        ShapeRecorder {
+            shape: Shape::default(),
+            limit,
+            over: false,
+        }
+    }
+
+    /// Bytes outside file bodies.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        if self.over || self.shape.raw.len() + bytes.len() > self.limit {
+            self.over = true;
+            self.shape.raw = Vec::new();
+            return;
+        }
+        self.shape.raw.extend_from_slice(bytes);
+    }
+
+    /// A body of `len` bytes at the current position.
+    pub fn body(&mut self, len: u64) {
+        if !self.over {
+            self.shape.bodies.push((self.shape.raw.len() as u64, len));
+        }
+    }
+
+    /// The shape, or `None` when the raw bytes went over the limit.
+    pub fn finish(self) -> Option<Shape> {
+        (!self.over).then_some(self.shape)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +158,25 @@ mod tests {
         ]);
         assert_eq!(a, b);
         assert_eq!(a.size, 13);
+    }
+
+    #[test]
+    fn shape_keeps_raw_bytes_and_body_places_within_its_limit() {
+        let mut r = ShapeRecorder::new(10);
+        r.raw(b"head");
+        r.body(7);
+        r.raw(b"pad");
+        r.body(2);
+        let shape = r.finish().unwrap();
+        assert_eq!(shape.raw, b"headpad");
+        assert_eq!(shape.bodies, vec![(4, 7), (7, 2)]);
+        assert_eq!(shape.size(), 16);
+        let mut r = ShapeRecorder::new(5);
+        r.raw(b"head");
+        r.body(1);
+        r.raw(b"pa");
+        r.raw(b"d");
+        assert_eq!(r.finish(), None);
     }
 
     #[test]

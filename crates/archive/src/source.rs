@@ -9,7 +9,7 @@
 use std::io::{self, Read};
 
 use crate::compression::{self, Compression, DecompressOptions, LimitExceeded};
-use crate::header::Formats;
+use crate::header::{Formats, Header};
 use crate::read;
 use crate::unpack::{self, Refusal, RefusalKind, Unpacked, Unpacker};
 
@@ -140,8 +140,53 @@ impl LimitError {
     }
 }
 
+/// Sees each entry's body as the unpacker reads it, and what the unpacker stored ([`add_tapped`]).
+pub trait Tap {
+    /// Entry `index` (counted as in refusals) with this header is about to be applied.
+    fn entry(&mut self, index: u64, header: &Header);
+    /// Bytes of its data, as the unpacker reads them (expanded, for sparse entries).
+    fn data(&mut self, bytes: &[u8]);
+    /// The entry was applied; `stored` is the [`crate::ContentRef::id`] and length of the body
+    /// it added to the content store, if any.
+    fn applied(&mut self, stored: Option<(u32, u64)>);
+}
+
+/// A tap that sees nothing ([`add`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTap;
+
+impl Tap for NoTap {
+    fn entry(&mut self, _: u64, _: &Header) {}
+    fn data(&mut self, _: &[u8]) {}
+    fn applied(&mut self, _: Option<(u32, u64)>) {}
+}
+
+/// A body reader that shows what passes to a [`Tap`].
+struct Tee<'a, B> {
+    body: B,
+    tap: &'a mut dyn Tap,
+}
+
+impl<B: Read> Read for Tee<'_, B> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.body.read(buf)?;
+        self.tap.data(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// Run `ADD` on one source stream.
 pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
+    add_tapped(source, opts, &mut NoTap)
+}
+
+/// [`add`], showing every entry's body to `tap` as it is read: a caller can hash or compare
+/// the bodies in one pass with the unpack, without the content store keeping them.
+pub fn add_tapped<R: Read + Send>(
+    source: R,
+    opts: &Options,
+    tap: &mut dyn Tap,
+) -> Result<Added, Error> {
     let decompressed = compression::open(source, &opts.decompress)?;
     let compression = decompressed.compression();
     let mut reader = read::Reader::with_options(decompressed, opts.read.clone());
@@ -166,10 +211,28 @@ pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
     let mut unpacker = Unpacker::new(opts.unpack.clone());
     let mut formats = Formats::default();
     let mut header = first;
+    let mut index = 0u64;
     let outcome = loop {
         merge_formats(&mut formats, &header.formats);
-        match unpacker.apply(&header, &mut reader.body()) {
-            Ok(()) => {}
+        tap.entry(index, &header);
+        let stored_before = unpacker.tree().content().len();
+        let applied = unpacker.apply(
+            &header,
+            &mut Tee {
+                body: reader.body(),
+                tap: &mut *tap,
+            },
+        );
+        index += 1;
+        match applied {
+            Ok(()) => {
+                let content = unpacker.tree().content();
+                let stored = (content.len() > stored_before)
+                    .then(|| u32::try_from(content.len() - 1).ok())
+                    .flatten()
+                    .and_then(|id| content.body_len(id).map(|len| (id, len)));
+                tap.applied(stored);
+            }
             Err(unpack::Error::Refused(r)) => match LimitError::from_refusal(&r) {
                 Some(limit) => return Err(Error::Limit(limit)),
                 None => break Err(r),

@@ -56,9 +56,9 @@ pub struct Options {
     pub chown: Option<(i64, i64)>,
     /// In-memory budget of the content store; bodies beyond it spill to a temporary file.
     pub memory_budget: u64,
-    /// Keep file bodies (true), or only their lengths and digests: a tree that can be compared
-    /// by [`crate::skeleton`] but not written out.
-    pub keep_content: bool,
+    /// What the content store keeps of file bodies: the bytes (a tree that can be written
+    /// out), or only digests or lengths (see [`content::Bodies`]).
+    pub bodies: content::Bodies,
     /// Stop at archives with more entries than this, or whose tree grows more names than this
     /// (implied directories and replaced names count too). Limit `max-entries`.
     pub max_entries: u64,
@@ -104,7 +104,7 @@ impl Default for Options {
             bound_symlink_times: true,
             chown: None,
             memory_budget: content::DEFAULT_MEMORY_BUDGET,
-            keep_content: true,
+            bodies: content::Bodies::Keep,
             max_entries: DEFAULT_MAX_ENTRIES,
             max_depth: DEFAULT_MAX_DEPTH,
             max_path_len: DEFAULT_MAX_PATH_LEN,
@@ -425,11 +425,10 @@ pub struct Unpacker {
 impl Unpacker {
     /// A fresh extraction into an empty root.
     pub fn new(opts: Options) -> Self {
-        let tree = if opts.keep_content {
-            Tree::new(opts.memory_budget)
-        } else {
-            Tree::with_store(content::ContentStore::digest_only())
-        };
+        let tree = Tree::with_store(content::ContentStore::for_bodies(
+            opts.bodies,
+            opts.memory_budget,
+        ));
         Unpacker {
             opts,
             tree,

@@ -1,6 +1,7 @@
 //! `docker save` archives: the legacy layout (`manifest.json`, `<id>/layer.tar`, `<id>/json`,
 //! Docker ≤ 24) and the Docker ≥ 25 layout (an OCI layout plus `manifest.json`).
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 use crate::digest::{Digest, VerifiedReader};
@@ -161,6 +162,18 @@ impl ImageSource for DockerArchive {
                     Some(desc.size),
                     format!("{path} in {}", self.name),
                 ))
+            }
+        }
+    }
+
+    fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn Read + Send>>, Error> {
+        match &self.kind {
+            Kind::Oci(l) => l.blob_unverified(desc),
+            Kind::Legacy { store, paths, .. } => {
+                let path = paths.get(&desc.digest).ok_or_else(|| Error::NotFound {
+                    what: format!("blob {} in {}", desc.digest, self.name),
+                })?;
+                Ok(Some(store.open(path)?.0))
             }
         }
     }

@@ -167,6 +167,10 @@ impl ImageSource for OciLayout {
             format!("{path} in {}", self.store.name()),
         ))
     }
+
+    fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn Read + Send>>, Error> {
+        Ok(Some(self.store.open(&blob_path(&desc.digest))?.0))
+    }
 }
 
 /// Digest of a layout file, by hashing it (used for legacy docker-archives).

@@ -76,6 +76,13 @@ pub trait ImageSource: Send + Sync {
     }
     /// A blob (config or layer) as a verifying stream.
     fn blob(&self, desc: &Descriptor) -> Result<BlobReader, Error>;
+    /// A local blob's bytes, not hashed on the way: for a caller that proves what it needs of
+    /// them another way (a verifier that hashes its own rebuild and compares the digest with
+    /// the descriptor reads only the headers here). `Ok(None)` where the source does not offer
+    /// it (a registry, whose blobs are checked as they arrive).
+    fn blob_unverified(&self, _desc: &Descriptor) -> Result<Option<Box<dyn Read + Send>>, Error> {
+        Ok(None)
+    }
 }
 
 pub(crate) fn blob_path(d: &Digest) -> String {

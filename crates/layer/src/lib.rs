@@ -61,6 +61,6 @@ pub mod writer;
 pub use names::NameTable;
 pub use profile::{PROFILES, Profile};
 pub use writer::{
-    Entry, Error, HashingWriter, LayerOptions, LayerSummary, Omitted, SkeletonSummary, entries,
-    hash_layer, skeleton_layer, write_layer,
+    Entry, Error, HashingWriter, LayerOptions, LayerSink, LayerSummary, Omitted, SkeletonSummary,
+    emit_layer, entries, hash_layer, skeleton_layer, write_layer,
 };

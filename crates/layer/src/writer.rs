@@ -379,9 +379,15 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Where [`emit`] puts a layer: bytes outside file bodies, and file bodies.
-trait LayerSink {
+/// Where [`emit_layer`] puts a layer: bytes outside file bodies, and file bodies.
+///
+/// The writer ([`write_layer`]) copies bodies from the tree's content store; the skeleton
+/// ([`skeleton_layer`]) counts them by digest; a caller can compare a layer with another
+/// piece by piece without producing it.
+pub trait LayerSink {
+    /// Bytes outside file bodies (headers, padding, the end-of-archive blocks), in order.
     fn raw(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// The body of the entry at `path`, stored in `tree`'s content store as `body`.
     fn body(&mut self, tree: &Tree, body: &ContentRef, path: &[u8]) -> Result<(), Error>;
 }
 
@@ -414,8 +420,9 @@ impl LayerSink for SkeletonHasher {
     }
 }
 
-/// Encode every entry of `tree` into `out`; returns the entries written and those omitted.
-fn emit(
+/// Encode every entry of `tree` into `out` as `opts.profile` writes the layer; returns the
+/// number of entries written and those omitted.
+pub fn emit_layer(
     tree: &Tree,
     opts: &LayerOptions<'_>,
     out: &mut dyn LayerSink,
@@ -469,7 +476,7 @@ pub fn write_layer<W: Write>(
     out: W,
 ) -> Result<(W, LayerSummary), Error> {
     let mut out = HashingWriter::new(out);
-    let (count, omitted) = emit(tree, opts, &mut out)?;
+    let (count, omitted) = emit_layer(tree, opts, &mut out)?;
     out.flush().map_err(Error::Write)?;
     let (inner, sha256, size) = out.finish();
     Ok((
@@ -501,7 +508,7 @@ pub struct SkeletonSummary {
 /// megabytes of hashing where writing costs the whole layer.
 pub fn skeleton_layer(tree: &Tree, opts: &LayerOptions<'_>) -> Result<SkeletonSummary, Error> {
     let mut out = SkeletonHasher::new();
-    let (entries, omitted) = emit(tree, opts, &mut out)?;
+    let (entries, omitted) = emit_layer(tree, opts, &mut out)?;
     Ok(SkeletonSummary {
         skeleton: out.finish(),
         entries,

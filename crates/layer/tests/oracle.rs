@@ -81,7 +81,11 @@ fn unpack(r: &Recorded, keep_content: bool) -> Option<Tree> {
         return None;
     }
     let mut opts = r.profile.unpack_options(Timestamp::EPOCH);
-    opts.keep_content = keep_content;
+    opts.bodies = if keep_content {
+        layerproof_archive::Bodies::Keep
+    } else {
+        layerproof_archive::Bodies::Digests
+    };
     let mut unpacker = Unpacker::new(opts);
     let mut reader = TarReader::new(&r.input[..]);
     while let Some(hdr) = reader.next_header().expect("readable input") {

@@ -13,7 +13,7 @@ use layerproof_archive::Timestamp;
 use layerproof_archive::hashing::HashingReader;
 use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::read;
-use layerproof_archive::skeleton::Skeleton;
+use layerproof_archive::skeleton::{Shape, Skeleton};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -136,6 +136,9 @@ pub struct Scan {
     /// The stream's skeleton: a layer with an equal skeleton is byte-identical (see
     /// [`layerproof_archive::skeleton`]).
     pub skeleton: Option<Skeleton>,
+    /// Whether bodies and the stream were hashed: false for a [`scan_shape`], whose entries
+    /// have no content digests and whose `diff_id` is empty.
+    pub digests: bool,
 }
 
 /// Why a scan failed.
@@ -152,42 +155,99 @@ pub enum ScanError {
 /// Scan an uncompressed layer tar to its end (the diff_id covers every byte, trailing ones too).
 pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError> {
     let mut tee = HashingReader::new(layer);
-    let mut out = Scan::default();
-    {
-        let mut reader = read::Reader::with_options(&mut tee, options);
-        reader.track_skeleton();
-        let mut index = 0u64;
-        while let Some(h) = reader.next_header()? {
-            if h.typeflag == typeflag::XGLOBAL {
-                continue;
-            }
-            let content = if matches!(h.typeflag, typeflag::REG | typeflag::REGA | typeflag::CONT) {
-                let mut hasher = Sha256::new();
-                let n = io::copy(&mut reader.body(), &mut HashSink(&mut hasher)).map_err(|e| {
-                    read::Error::from_io(&e)
-                        .cloned()
-                        .map_or_else(|| ScanError::Io(e), ScanError::Tar)
-                })?;
-                let digest: [u8; 32] = hasher.finalize().into();
-                reader.body_digest(&digest);
-                Some((n, digest))
-            } else {
-                None
-            };
-            out.published.note_header(&h);
-            let entry = entry_of(index, &h, content);
-            out.by_path.insert(entry.path.clone(), out.entries.len());
-            out.entries.push(entry);
-            index += 1;
-        }
-        out.skeleton = reader.finish_skeleton()?;
-    }
+    let (mut out, _) = walk(&mut tee, options, None)?;
     io::copy(&mut tee, &mut io::sink())?;
-    resolve_hardlinks(&mut out);
     let (sha256, size) = tee.finish();
     out.diff_id = format!("sha256:{}", hex::encode(sha256));
     out.size = size;
+    out.digests = true;
     Ok(out)
+}
+
+/// A layer's headers and the place of its bodies, read without hashing anything
+/// ([`scan_shape`]).
+#[derive(Debug, Clone)]
+pub struct ShapeScan {
+    /// The entries, without content digests ([`Scan::digests`] is false, `diff_id` empty).
+    pub scan: Scan,
+    /// Every byte outside file bodies, and where each body sits.
+    pub shape: Shape,
+    /// For each body of `shape`, the index into `scan.entries` of the entry it belongs to.
+    pub body_entries: Vec<usize>,
+}
+
+/// Scan an uncompressed layer tar for its headers only: bodies are skipped unread and
+/// nothing is hashed. `Ok(None)` when the bytes outside bodies exceed `limit` (they are kept).
+pub fn scan_shape<R: Read>(
+    layer: R,
+    options: read::Options,
+    limit: usize,
+) -> Result<Option<ShapeScan>, ScanError> {
+    let (mut scan, shaped) = walk(layer, options, Some(limit))?;
+    let Some((shape, body_entries)) = shaped else {
+        return Ok(None);
+    };
+    scan.size = shape.size();
+    Ok(Some(ShapeScan {
+        scan,
+        shape,
+        body_entries,
+    }))
+}
+
+/// One pass over the entries: with `shape_limit`, the shape is kept and bodies skipped;
+/// without it, bodies are hashed and the skeleton taken.
+#[allow(clippy::type_complexity)]
+fn walk<R: Read>(
+    layer: R,
+    options: read::Options,
+    shape_limit: Option<usize>,
+) -> Result<(Scan, Option<(Shape, Vec<usize>)>), ScanError> {
+    let mut out = Scan::default();
+    let mut body_entries = Vec::new();
+    let mut reader = read::Reader::with_options(layer, options);
+    match shape_limit {
+        Some(limit) => reader.track_shape(limit),
+        None => reader.track_skeleton(),
+    }
+    let mut index = 0u64;
+    while let Some(h) = reader.next_header()? {
+        if h.typeflag == typeflag::XGLOBAL {
+            continue;
+        }
+        let file = matches!(h.typeflag, typeflag::REG | typeflag::REGA | typeflag::CONT);
+        let content = if shape_limit.is_some() {
+            if reader.splits_body() {
+                body_entries.push(out.entries.len());
+            }
+            None
+        } else if file {
+            let mut hasher = Sha256::new();
+            let n = io::copy(&mut reader.body(), &mut HashSink(&mut hasher)).map_err(|e| {
+                read::Error::from_io(&e)
+                    .cloned()
+                    .map_or_else(|| ScanError::Io(e), ScanError::Tar)
+            })?;
+            let digest: [u8; 32] = hasher.finalize().into();
+            reader.body_digest(&digest);
+            Some((n, digest))
+        } else {
+            None
+        };
+        out.published.note_header(&h);
+        let entry = entry_of(index, &h, content);
+        out.by_path.insert(entry.path.clone(), out.entries.len());
+        out.entries.push(entry);
+        index += 1;
+    }
+    let shaped = if shape_limit.is_some() {
+        reader.finish_shape()?.map(|s| (s, body_entries))
+    } else {
+        out.skeleton = reader.finish_skeleton()?;
+        None
+    };
+    resolve_hardlinks(&mut out);
+    Ok((out, shaped))
 }
 
 struct HashSink<'a>(&'a mut Sha256);

@@ -15,4 +15,5 @@ pub mod infer;
 pub mod layerscan;
 pub mod rebuild;
 pub mod report;
+pub mod streamed;
 pub mod verify;

@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
-use layerproof_archive::Timestamp;
 use layerproof_archive::compression::Compression;
 use layerproof_archive::source::{self, Added};
 use layerproof_archive::tree::{Inode, Kind, Origin, ROOT, Tree};
 use layerproof_archive::unpack::{Hazard, Refusal};
+use layerproof_archive::{Bodies, Timestamp};
 use layerproof_layer::{LayerOptions, LayerSummary, NameTable, Profile};
 
 /// Metadata Docker gives a source that is not an archive and is copied as it is.
@@ -53,8 +53,9 @@ pub struct Params<'a> {
     /// Memory budget for file bodies before they spill to a temporary file.
     pub memory_budget: u64,
     /// Keep file bodies (to write the layer), or only their digests (to compare skeletons:
-    /// [`skeleton`]; [`write`] then fails).
-    pub keep_content: bool,
+    /// [`skeleton`]) or lengths (to bind them by content id: [`unpack_tapped`]); [`write`]
+    /// fails on a tree without bodies.
+    pub bodies: Bodies,
     /// Whether an archive source is unpacked (`ADD`) or copied as a file (`COPY`).
     pub unpack: bool,
     /// Resource limits for reading the source (decompressed bytes, tar reader sizes, unpack
@@ -73,7 +74,7 @@ impl<'a> Params<'a> {
             names: None,
             plain_file: PlainFileMeta::default(),
             memory_budget: layerproof_archive::content::DEFAULT_MEMORY_BUDGET,
-            keep_content: true,
+            bodies: Bodies::Keep,
             unpack: true,
             limits: source::Options::default(),
         }
@@ -164,6 +165,16 @@ pub fn unpack_key(profile: &Profile) -> (layerproof_archive::unpack::Options, bo
 /// Apply Docker's `ADD` rules (or, with `params.unpack == false`, `COPY`'s plain copy) to the
 /// source. The expensive half of a rebuild: decompression, tar parsing, content storage.
 pub fn unpack(open: Opener<'_>, params: &Params<'_>) -> Result<Unpacked, Error> {
+    unpack_tapped(open, params, &mut source::NoTap)
+}
+
+/// [`unpack`], showing every entry's body to `tap` as it streams past
+/// ([`source::add_tapped`]). A plain-copied source shows it nothing.
+pub fn unpack_tapped(
+    open: Opener<'_>,
+    params: &Params<'_>,
+    tap: &mut dyn source::Tap,
+) -> Result<Unpacked, Error> {
     let copy_reason = if params.unpack {
         let mut opts = params.limits.clone();
         opts.decompress.zstd = params.profile.zstd_unpack.value;
@@ -172,8 +183,8 @@ pub fn unpack(open: Opener<'_>, params: &Params<'_>) -> Result<Unpacked, Error> 
         opts.unpack.implied_dir_mtime = rules.implied_dir_mtime;
         opts.unpack.bound_symlink_times = rules.bound_symlink_times;
         opts.unpack.memory_budget = params.memory_budget;
-        opts.unpack.keep_content = params.keep_content;
-        match source::add(open().map_err(source::Error::Io)?, &opts)? {
+        opts.unpack.bodies = params.bodies;
+        match source::add_tapped(open().map_err(source::Error::Io)?, &opts, tap)? {
             Added::Archive(a) => {
                 return Ok(match a.outcome {
                     Ok(u) => Unpacked::Tree(Box::new(Prepared {
@@ -189,11 +200,10 @@ pub fn unpack(open: Opener<'_>, params: &Params<'_>) -> Result<Unpacked, Error> 
     } else {
         "COPY never unpacks".to_string()
     };
-    let mut tree = if params.keep_content {
-        Tree::new(params.memory_budget)
-    } else {
-        Tree::with_store(layerproof_archive::ContentStore::digest_only())
-    };
+    let mut tree = Tree::with_store(layerproof_archive::ContentStore::for_bodies(
+        params.bodies,
+        params.memory_budget,
+    ));
     let mut body = open().map_err(source::Error::Io)?;
     // The content store needs the length up front, so the copied file is read whole.
     let mut buf = Vec::new();
@@ -231,7 +241,7 @@ pub fn write<W: Write>(
 
 /// The skeleton of the layer [`write`] would write (see [`layerproof_archive::skeleton`]):
 /// enough to compare with a published layer, and works on a tree unpacked without bodies
-/// ([`Params::keep_content`] false).
+/// ([`Params::bodies`] other than [`Bodies::Keep`]).
 pub fn skeleton(
     prepared: &mut Prepared,
     params: &Params<'_>,
@@ -241,6 +251,17 @@ pub fn skeleton(
         &prepared.tree,
         &layer_opts,
     )?)
+}
+
+/// Encode the layer [`write`] would write into `sink` (a comparison that needs no bytes, such
+/// as [`crate::streamed::ShapeCheck`]); returns the entries written.
+pub fn emit(
+    prepared: &mut Prepared,
+    params: &Params<'_>,
+    sink: &mut dyn layerproof_layer::LayerSink,
+) -> Result<u64, Error> {
+    let layer_opts = finish_tree(prepared, params);
+    Ok(layerproof_layer::emit_layer(&prepared.tree, &layer_opts, sink)?.0)
 }
 
 /// Set the values the published layer decided (implied-directory times, the copied file's

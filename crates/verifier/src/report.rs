@@ -172,7 +172,13 @@ fn layer(o: &mut String, l: &LayerReport, style: Style) {
             if let Some(p) = l.profile {
                 let _ = writeln!(o, "    profile    {p}");
             }
-            let _ = writeln!(o, "    diff_id    {}", l.published.computed_diff_id);
+            let diff_id = l
+                .rebuilt
+                .as_ref()
+                .map(|r| r.diff_id.as_str())
+                .or(l.published.computed_diff_id.as_deref())
+                .unwrap_or("-");
+            let _ = writeln!(o, "    diff_id    {diff_id}");
             let _ = writeln!(
                 o,
                 "    blob       {} ({}, {} bytes)",
@@ -241,7 +247,7 @@ fn layer(o: &mut String, l: &LayerReport, style: Style) {
             let _ = writeln!(
                 o,
                 "               published {}",
-                l.published.computed_diff_id
+                l.published.computed_diff_id.as_deref().unwrap_or("-")
             );
             if let Some(d) = &l.differences {
                 if d.content_equivalent {

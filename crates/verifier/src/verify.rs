@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use layerproof_archive::Timestamp;
 use layerproof_archive::compression::{self, Compression, DecompressOptions};
 use layerproof_archive::hashing::HashingReader;
 use layerproof_archive::read;
+use layerproof_archive::{Bodies, Timestamp};
 use layerproof_image::chain::{self, MAX_CONFIG};
 use layerproof_image::{
     DEFAULT_MAX_MANIFEST, Descriptor, ImageRef, ImageSource, OpenOptions, PlatformSelector,
@@ -119,6 +119,10 @@ pub struct Request {
     pub read_limits: read::Options,
     /// Re-encode compressed layers to reach level `blob` (one compression pass per try).
     pub blob_level: bool,
+    /// Compare a published layer stored uncompressed on disk by streaming our rebuild against
+    /// its headers ([`crate::streamed`]), without reading its bodies. `false` reads every
+    /// published layer whole, which also checks the local blob file against its digest.
+    pub streamed: bool,
     /// Limits for reading and unpacking sources (`decompress`/`read_limits` cover the
     /// published side).
     pub limits: layerproof_archive::source::Options,
@@ -241,8 +245,11 @@ pub struct PublishedLayer {
     /// The config's diff_id for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff_id: Option<String>,
-    /// sha256 of the decompressed blob, as we computed it.
-    pub computed_diff_id: String,
+    /// sha256 of the decompressed blob, as we computed it. Absent when the blob's bodies were
+    /// not read: the streamed comparison ([`crate::streamed`]) hashes our layer instead and
+    /// finds the digest the manifest lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub computed_diff_id: Option<String>,
     /// Media type.
     pub media_type: String,
     /// Blob size.
@@ -282,9 +289,11 @@ pub struct Candidate {
     /// differs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff_id: Option<String>,
-    /// How the candidate was compared: `skeleton` (headers encoded, bodies by the digests
-    /// taken while reading; equal skeletons are equal bytes) or `bytes` (the whole layer
-    /// written and hashed: when skeletons differ, or the published layer has none).
+    /// How the candidate was compared: `streamed` (headers encoded and compared with the
+    /// published ones, bodies hashed in layer order as they streamed from the source:
+    /// [`crate::streamed`]), `skeleton` (headers encoded, bodies by the digests taken while
+    /// reading; equal skeletons are equal bytes) or `bytes` (the whole layer written and
+    /// hashed: when skeletons differ, or the published layer has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compared: Option<&'static str>,
     /// Refusal reason, or a difference count.
@@ -787,6 +796,36 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
     })
 }
 
+/// Bytes outside file bodies the streamed comparison keeps of a published layer: a rootfs of
+/// 10⁵ files has some 100 MB of headers at most, a Debian minbase 6 MB.
+const SHAPE_LIMIT: usize = 64 << 20;
+
+/// How the streamed comparison of a layer ended.
+enum StreamedAttempt {
+    /// It reproduced the layer.
+    Reproduced(Box<LayerReport>),
+    /// It does not apply (a compressed or remote blob, a refused source, a broken layer): the
+    /// full comparison decides and reports.
+    NotApplicable,
+    /// It gave up, for this reason; the full comparison decides.
+    GaveUp(String),
+}
+
+/// What the report of a reproduced layer is made of.
+struct Match<'a> {
+    index: usize,
+    step: StepInfo,
+    published: &'a chain::Layer,
+    published_info: PublishedLayer,
+    compression: Compression,
+    profile: &'static Profile,
+    rebuilt: RebuiltLayer,
+    inferred: Vec<Inferred>,
+    candidates: Vec<Candidate>,
+    notes: Vec<String>,
+    hazards: Vec<layerproof_archive::unpack::Hazard>,
+}
+
 struct Env<'a> {
     req: &'a Request,
     df: &'a dockerfile::Dockerfile,
@@ -1014,7 +1053,7 @@ impl Env<'_> {
         let published_info = PublishedLayer {
             digest: published_digest.clone(),
             diff_id: published.diff_id.as_ref().map(ToString::to_string),
-            computed_diff_id: scan.diff_id.clone(),
+            computed_diff_id: Some(scan.diff_id.clone()),
             media_type: published.blob.media_type.clone(),
             size: published.blob.size,
             compression: compression.as_str().to_string(),
@@ -1451,11 +1490,26 @@ impl Env<'_> {
             };
             p
         };
+        let gave_up = match self.verify_streamed(
+            index,
+            source,
+            published,
+            platform,
+            version,
+            builder,
+            ctx_perm,
+            &base_params,
+            &open,
+        )? {
+            StreamedAttempt::Reproduced(report) => return Ok(*report),
+            StreamedAttempt::NotApplicable => None,
+            StreamedAttempt::GaveUp(why) => Some(why),
+        };
         let (scanned, first) = std::thread::scope(|s| {
             let published_thread = s.spawn(|| self.scan_published(&published.blob, &what));
             let hash_thread = s.spawn(|| self.hash_source(source, ctx_perm, builder));
             let mut p = base_params(first_guess);
-            p.keep_content = false; // digests only: see the candidate loop
+            p.bodies = Bodies::Digests; // see the candidate loop
             let first = rebuild::unpack(&open, &p).map_err(rebuild_err);
             let scanned = published_thread
                 .join()
@@ -1471,7 +1525,7 @@ impl Env<'_> {
         let published_info = PublishedLayer {
             digest: published.blob.digest.to_string(),
             diff_id: published.diff_id.as_ref().map(ToString::to_string),
-            computed_diff_id: scan.diff_id.clone(),
+            computed_diff_id: Some(scan.diff_id.clone()),
             media_type: published.blob.media_type.clone(),
             size: published.blob.size,
             compression: compression.as_str().to_string(),
@@ -1479,6 +1533,11 @@ impl Env<'_> {
             entries: scan.entries.len(),
         };
         let mut notes = Vec::new();
+        if let Some(why) = gave_up {
+            notes.push(format!(
+                "the streamed comparison gave up ({why}); both layers were read whole"
+            ));
+        }
         let target = match &published.diff_id {
             Some(d) if d.to_string() != scan.diff_id => {
                 notes.push(format!(
@@ -1529,7 +1588,7 @@ impl Env<'_> {
                     Some(i) => i,
                     None => {
                         let mut p = base_params(profile);
-                        p.keep_content = keep;
+                        p.bodies = if keep { Bodies::Keep } else { Bodies::Digests };
                         let u = rebuild::unpack(&open, &p).map_err(rebuild_err)?;
                         trees.push((key, u));
                         trees.len() - 1
@@ -1645,42 +1704,23 @@ impl Env<'_> {
         }
 
         let step = source.info.clone();
-        if let Some((profile, mut rebuilt)) = matched {
-            // The bytes, for re-encoding. Ours equal the published layer's (equal skeletons or
-            // diff_ids), so they are read back from the published blob — a stream, where
-            // writing our tree would need the source unpacked again with its bodies.
-            let layer = |w: &mut dyn io::Write| -> io::Result<()> {
-                let blob = self.src.blob(&published.blob).map_err(io::Error::other)?;
-                let mut layer = compression::open(blob, &self.req.decompress)?;
-                io::copy(&mut layer, w).map(|_| ())
-            };
-            let (level, blob_digest, blob_report) = self.blob_level(
-                published,
-                compression,
-                &rebuilt.diff_id,
-                &layer,
-                &format!("layer {}", index + 1),
+        if let Some((profile, rebuilt)) = matched {
+            return self.reproduced(
+                Match {
+                    index,
+                    step,
+                    published,
+                    published_info,
+                    compression,
+                    profile,
+                    rebuilt,
+                    inferred,
+                    candidates: tried,
+                    notes,
+                    hazards,
+                },
                 platform,
-                &mut notes,
-            )?;
-            rebuilt.blob_digest = blob_digest;
-            return Ok(LayerReport {
-                index,
-                step,
-                verdict: Verdict::Reproduced,
-                level: Some(level),
-                published: published_info,
-                rebuilt: Some(rebuilt),
-                profile: Some(profile.name),
-                inferred,
-                candidates: tried,
-                refusal: None,
-                differences: None,
-                first_header_difference: None,
-                blob: blob_report,
-                notes,
-                hazards,
-            });
+            );
         }
 
         if built.is_empty() {
@@ -1811,6 +1851,242 @@ impl Env<'_> {
             notes,
             hazards,
         })
+    }
+
+    /// The report of a reproduced layer, with its blob level settled.
+    fn reproduced(&self, m: Match<'_>, platform: &str) -> Result<LayerReport, Error> {
+        let Match {
+            index,
+            step,
+            published,
+            published_info,
+            compression,
+            profile,
+            mut rebuilt,
+            inferred,
+            candidates,
+            mut notes,
+            hazards,
+        } = m;
+        // The bytes, for re-encoding. Ours equal the published layer's (equal skeletons or
+        // diff_ids), so they are read back from the published blob — a stream, where
+        // writing our tree would need the source unpacked again with its bodies.
+        let layer = |w: &mut dyn io::Write| -> io::Result<()> {
+            let blob = self.src.blob(&published.blob).map_err(io::Error::other)?;
+            let mut layer = compression::open(blob, &self.req.decompress)?;
+            io::copy(&mut layer, w).map(|_| ())
+        };
+        let (level, blob_digest, blob_report) = self.blob_level(
+            published,
+            compression,
+            &rebuilt.diff_id,
+            &layer,
+            &format!("layer {}", index + 1),
+            platform,
+            &mut notes,
+        )?;
+        rebuilt.blob_digest = blob_digest;
+        Ok(LayerReport {
+            index,
+            step,
+            verdict: Verdict::Reproduced,
+            level: Some(level),
+            published: published_info,
+            rebuilt: Some(rebuilt),
+            profile: Some(profile.name),
+            inferred,
+            candidates,
+            refusal: None,
+            differences: None,
+            first_header_difference: None,
+            blob: blob_report,
+            notes,
+            hazards,
+        })
+    }
+
+    /// The streamed comparison ([`crate::streamed`]) of a published layer stored uncompressed
+    /// on disk: its headers are read, the source is unpacked once with its bodies hashed in
+    /// layer order, and each candidate's headers are compared with the published ones.
+    #[allow(clippy::too_many_arguments)]
+    fn verify_streamed<'p>(
+        &self,
+        index: usize,
+        source: &StepSource,
+        published: &chain::Layer,
+        platform: &str,
+        version: Option<&'static str>,
+        builder: BuilderKind,
+        ctx_perm: u32,
+        base_params: &dyn Fn(&'static Profile) -> Params<'p>,
+        open: rebuild::Opener<'_>,
+    ) -> Result<StreamedAttempt, Error> {
+        use crate::streamed::{Plan, ShapeCheck, Streamer};
+        let blob_digest = published.blob.digest.to_string();
+        // a layer stored uncompressed has its diff_id for blob digest
+        if !self.req.streamed
+            || published
+                .diff_id
+                .as_ref()
+                .is_some_and(|d| d.to_string() != blob_digest)
+        {
+            return Ok(StreamedAttempt::NotApplicable);
+        }
+        let Some(blob) = self.src.blob_unverified(&published.blob)? else {
+            return Ok(StreamedAttempt::NotApplicable);
+        };
+        let layer = match compression::open(blob, &self.req.decompress) {
+            Ok(l) if l.compression() == Compression::Identity => l,
+            _ => return Ok(StreamedAttempt::NotApplicable),
+        };
+        // a broken published layer is reported by the full scan
+        let shaped = match layerscan::scan_shape(layer, self.req.read_limits.clone(), SHAPE_LIMIT) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Ok(StreamedAttempt::GaveUp(format!(
+                    "the published layer has over {} MiB of headers",
+                    SHAPE_LIMIT >> 20
+                )));
+            }
+            Err(_) => return Ok(StreamedAttempt::NotApplicable),
+        };
+        let layerscan::ShapeScan {
+            scan,
+            shape,
+            body_entries,
+        } = shaped;
+        let plan = match Plan::new(shape, &body_entries, &scan) {
+            Ok(p) => p,
+            Err(why) => return Ok(StreamedAttempt::GaveUp(why)),
+        };
+        // the published headers rank the profiles before the source is read: unpack as the
+        // most plausible one does
+        let candidates: Vec<&'static Profile> = match self.req.profile {
+            ProfileChoice::Named(p) => vec![p],
+            ProfileChoice::Auto => rank_profiles(&scan, version, builder),
+        };
+        let Some(&unpack_as) = candidates.first() else {
+            return Ok(StreamedAttempt::NotApplicable);
+        };
+        let mut params = base_params(unpack_as);
+        params.bodies = Bodies::Lengths;
+        let (unpacked, streamed, hashed) = std::thread::scope(|s| {
+            let hash_thread = s.spawn(|| self.hash_source(source, ctx_perm, builder));
+            let mut streamer = Streamer::new(&plan, self.memory_budget);
+            let unpacked = rebuild::unpack_tapped(open, &params, &mut streamer);
+            let streamed = streamer.finish();
+            let hashed = hash_thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("hash thread failed"))));
+            (unpacked, streamed, hashed)
+        });
+        hashed?;
+        let unpacked = unpacked.map_err(|e| Error::Rebuild {
+            path: source.path.clone(),
+            source: e,
+        })?;
+        // a refusal, or a source copied as it is, is for the full comparison
+        let mut prepared = match unpacked {
+            Unpacked::Tree(p) if matches!(p.treatment, Treatment::Unpacked(_)) => p,
+            _ => return Ok(StreamedAttempt::NotApplicable),
+        };
+        let streamed = match streamed {
+            Ok(s) if s.diff_id == blob_digest => s,
+            Ok(s) => {
+                return Ok(StreamedAttempt::GaveUp(format!(
+                    "the source's bodies in the published layer's places hash to {}, not {blob_digest}",
+                    s.diff_id
+                )));
+            }
+            Err(why) => return Ok(StreamedAttempt::GaveUp(why)),
+        };
+        let key = rebuild::unpack_key(unpack_as);
+        let implied_times = scan.published.dir_mtimes.clone();
+        let copied_mtime = scan
+            .published
+            .files
+            .get(source.name.as_bytes())
+            .map(|(_, t)| *t);
+        let mut tried = Vec::new();
+        let mut matched = None;
+        // candidates that unpack differently need the source again: the full comparison
+        for profile in candidates
+            .iter()
+            .copied()
+            .filter(|p| rebuild::unpack_key(p) == key)
+        {
+            let params = self.params_for(profile, base_params, &scan, &implied_times, copied_mtime);
+            let mut check = ShapeCheck::new(&plan, &streamed.ids);
+            let entries = rebuild::emit(&mut prepared, &params, &mut check).ok();
+            let same = entries.is_some() && check.same();
+            tried.push(Candidate {
+                profile: profile.name,
+                outcome: if same { "match" } else { "differs" },
+                diff_id: same.then(|| streamed.diff_id.clone()),
+                compared: Some("streamed"),
+                detail: None,
+            });
+            if let (true, Some(entries)) = (same, entries) {
+                matched = Some((profile, entries));
+                break;
+            }
+        }
+        let Some((profile, entries)) = matched else {
+            return Ok(StreamedAttempt::GaveUp(
+                "no profile's headers match the published ones".into(),
+            ));
+        };
+        let rebuilt = RebuiltLayer {
+            diff_id: streamed.diff_id.clone(),
+            blob_digest: None,
+            size: streamed.size,
+            entries,
+            treatment: treatment_text(&prepared.treatment),
+        };
+        let hazards = prepared.hazards.clone();
+        let trees = vec![(key, Unpacked::Tree(prepared))];
+        let mut inferred = Vec::new();
+        self.describe_inferred(
+            profile,
+            &scan,
+            &trees,
+            copied_mtime,
+            matches!(self.req.profile, ProfileChoice::Auto),
+            &mut inferred,
+        );
+        let published_info = PublishedLayer {
+            digest: blob_digest,
+            diff_id: published.diff_id.as_ref().map(ToString::to_string),
+            computed_diff_id: None,
+            media_type: published.blob.media_type.clone(),
+            size: published.blob.size,
+            compression: Compression::Identity.as_str().to_string(),
+            uncompressed_size: scan.size,
+            entries: scan.entries.len(),
+        };
+        let notes = vec![
+            "compared streamed: the published layer's headers were read and its bodies \
+             skipped; our layer, hashed as the source streamed past, has the digest the \
+             manifest lists"
+                .to_string(),
+        ];
+        self.reproduced(
+            Match {
+                index,
+                step: source.info.clone(),
+                published,
+                published_info,
+                compression: Compression::Identity,
+                profile,
+                rebuilt,
+                inferred,
+                candidates: tried,
+                notes,
+                hazards,
+            },
+            platform,
+        )
+        .map(|r| StreamedAttempt::Reproduced(Box::new(r)))
     }
 
     fn params_for<'p>(

@@ -102,6 +102,13 @@ pub struct Args {
     /// per layer; the verdict then stops at level diff_id).
     #[arg(long)]
     pub skip_blob: bool,
+    /// Read every published layer whole. By default a layer stored uncompressed in a local
+    /// image (docker-archive, OCI layout) is proved by hashing our rebuild, with its bodies
+    /// taken from the source as it streams, against the digest the manifest lists: the
+    /// published file's headers are read and its bodies skipped. This flag reads and hashes
+    /// them too, which also checks the local file against its digest.
+    #[arg(long)]
+    pub read_whole_layer: bool,
     /// Hide the progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -295,6 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         decompress: limits.decompress.clone(),
         read_limits: limits.read.clone(),
         blob_level: !args.skip_blob,
+        streamed: !args.read_whole_layer,
         rootfs,
         limits,
     };

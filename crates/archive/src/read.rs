@@ -704,6 +704,9 @@ impl Split {
     }
 }
 
+/// Moves a buffered stream forward by that many bytes.
+type SeekBy<R> = fn(&mut BufReader<R>, i64) -> io::Result<()>;
+
 /// The underlying stream, with the count of bytes consumed.
 struct Source<R> {
     r: BufReader<R>,
@@ -712,6 +715,8 @@ struct Source<R> {
     tap: Option<Split>,
     /// Bytes read now are outside file bodies (fed to `tap` as raw bytes).
     raw_pass: bool,
+    /// Skips forward without reading, when the stream can seek ([`Reader::skip_by_seeking`]).
+    seek: Option<SeekBy<R>>,
 }
 
 impl<R: Read> Source<R> {
@@ -745,6 +750,32 @@ impl<R: Read> Source<R> {
         Ok(n)
     }
 
+    /// Skip `n` bytes outside the tracked split: by seeking when the stream can (a body
+    /// skipped past the end shows as a short read at the next header), else by reading.
+    fn skip(&mut self, n: u64) -> Result<u64> {
+        if n > 0
+            && let (Some(seek), Ok(by)) = (self.seek, i64::try_from(n - 1))
+        {
+            // seek to the last byte and read it: a stream that ends before it is short
+            seek(&mut self.r, by).map_err(|e| ErrorKind::from_io(&e))?;
+            self.pos += n - 1;
+            let at_end = loop {
+                match self.r.fill_buf() {
+                    Ok(b) => break b.is_empty(),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(ErrorKind::from_io(&e)),
+                }
+            };
+            if at_end {
+                return Ok(n - 1);
+            }
+            self.r.consume(1);
+            self.pos += 1;
+            return Ok(n);
+        }
+        self.discard(n)
+    }
+
     /// Skip up to `n` bytes; returns how many were skipped (fewer only at EOF).
     fn discard(&mut self, n: u64) -> Result<u64> {
         let mut left = n;
@@ -768,6 +799,17 @@ impl<R: Read> Source<R> {
             left -= k as u64;
         }
         Ok(n - left)
+    }
+}
+
+impl<R: Read + io::Seek> Reader<R> {
+    /// Skip the bodies a tracked [`Shape`] leaves unread by seeking instead of reading
+    /// ([`Reader::track_shape`]): reading a layer's headers then costs the headers.
+    ///
+    /// Headers then come in small reads between seeks: give the reader a small buffer
+    /// ([`Reader::with_capacity`]), or each read fetches that much of the next body.
+    pub fn skip_by_seeking(&mut self) {
+        self.src.seek = Some(|r, by| r.seek_relative(by));
     }
 }
 
@@ -829,12 +871,19 @@ impl<R: Read> Reader<R> {
 
     /// A reader with the given limits.
     pub fn with_options(source: R, options: Options) -> Self {
+        Self::with_capacity(source, options, READ_BUF)
+    }
+
+    /// A reader with the given limits that reads `capacity` bytes at a time (at least one
+    /// block).
+    pub fn with_capacity(source: R, options: Options, capacity: usize) -> Self {
         Reader {
             src: Source {
-                r: BufReader::with_capacity(READ_BUF, source),
+                r: BufReader::with_capacity(capacity.max(BLOCK), source),
                 pos: 0,
                 tap: None,
                 raw_pass: true,
+                seek: None,
             },
             options,
             physical: 0,
@@ -947,7 +996,7 @@ impl<R: Read> Reader<R> {
             if matches!(self.src.tap, Some(Split::Shape(_))) && self.physical == len {
                 // a shape skips bodies unread and notes where they were
                 self.src.raw_pass = false;
-                let skipped = self.src.discard(len);
+                let skipped = self.src.skip(len);
                 self.src.raw_pass = true;
                 let skipped = skipped.map_err(|kind| self.fail(kind, self.returned))?;
                 self.physical -= skipped;

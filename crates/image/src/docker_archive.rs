@@ -1,14 +1,13 @@
 //! `docker save` archives: the legacy layout (`manifest.json`, `<id>/layer.tar`, `<id>/json`,
 //! Docker ≤ 24) and the Docker ≥ 25 layout (an OCI layout plus `manifest.json`).
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use crate::digest::{Digest, VerifiedReader};
 use crate::error::Error;
 use crate::manifest::{Descriptor, media};
 use crate::oci::{OciLayout, hash_file, read_meta};
-use crate::source::{BlobReader, ImageSource, LooseImage, Root, Transport};
+use crate::source::{BlobReader, ImageSource, LooseImage, Root, SeekRead, Transport};
 use crate::store::{Store, TarStore};
 
 #[derive(serde::Deserialize)]
@@ -166,7 +165,7 @@ impl ImageSource for DockerArchive {
         }
     }
 
-    fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn Read + Send>>, Error> {
+    fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn SeekRead>>, Error> {
         match &self.kind {
             Kind::Oci(l) => l.blob_unverified(desc),
             Kind::Legacy { store, paths, .. } => {

@@ -6,7 +6,7 @@ use crate::digest::{Digest, VerifiedReader};
 use crate::error::Error;
 use crate::manifest::{Descriptor, Manifest, media};
 use crate::reference::Selector;
-use crate::source::{BlobReader, ImageSource, Root, Transport, blob_path};
+use crate::source::{BlobReader, ImageSource, Root, SeekRead, Transport, blob_path};
 use crate::store::{DirStore, Store, TarStore};
 
 /// Largest `index.json` / `oci-layout` / `manifest.json` read.
@@ -168,7 +168,7 @@ impl ImageSource for OciLayout {
         ))
     }
 
-    fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn Read + Send>>, Error> {
+    fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn SeekRead>>, Error> {
         Ok(Some(self.store.open(&blob_path(&desc.digest))?.0))
     }
 }

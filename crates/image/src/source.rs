@@ -80,10 +80,12 @@ pub trait ImageSource: Send + Sync {
     /// them another way (a verifier that hashes its own rebuild and compares the digest with
     /// the descriptor reads only the headers here). `Ok(None)` where the source does not offer
     /// it (a registry, whose blobs are checked as they arrive).
-    fn blob_unverified(&self, _desc: &Descriptor) -> Result<Option<Box<dyn Read + Send>>, Error> {
+    fn blob_unverified(&self, _desc: &Descriptor) -> Result<Option<Box<dyn SeekRead>>, Error> {
         Ok(None)
     }
 }
+
+pub use crate::store::SeekRead;
 
 pub(crate) fn blob_path(d: &Digest) -> String {
     format!("blobs/{}/{}", d.algorithm(), d.hex())

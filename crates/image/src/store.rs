@@ -73,12 +73,60 @@ fn resolve(
     Ok(done.join("/"))
 }
 
+/// A reader that can also seek: a file of a layout or archive.
+pub trait SeekRead: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> SeekRead for T {}
+
+/// One member of a tar archive on disk: `len` bytes from `start`, positioned at `start + pos`.
+struct Section {
+    file: File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for Section {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read(&mut buf[..want])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Section {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        }
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        // past the end reads nothing, as for a file
+        let at = self.start.saturating_add(target.min(self.len));
+        self.file.seek(SeekFrom::Start(at))?;
+        self.pos = target;
+        Ok(target)
+    }
+}
+
 /// Files of a layout or archive.
 pub(crate) trait Store: Send + Sync {
     /// The directory or archive (for messages).
     fn name(&self) -> String;
-    /// Opens a file by its path inside, returning a reader and the length.
-    fn open(&self, path: &str) -> Result<(Box<dyn Read + Send>, u64), Error>;
+    /// Opens a file by its path inside, returning a reader (that seeks within the file) and
+    /// the length.
+    fn open(&self, path: &str) -> Result<(Box<dyn SeekRead>, u64), Error>;
     /// Whether a regular file exists at the path (after resolving links).
     fn exists(&self, path: &str) -> bool;
 }
@@ -125,7 +173,7 @@ impl Store for DirStore {
         self.root.display().to_string()
     }
 
-    fn open(&self, path: &str) -> Result<(Box<dyn Read + Send>, u64), Error> {
+    fn open(&self, path: &str) -> Result<(Box<dyn SeekRead>, u64), Error> {
         let full = self.resolve(path)?;
         let f = File::open(&full).map_err(|e| Error::io(&full, e))?;
         let meta = f.metadata().map_err(|e| Error::io(&full, e))?;
@@ -229,7 +277,7 @@ impl Store for TarStore {
         self.path.display().to_string()
     }
 
-    fn open(&self, path: &str) -> Result<(Box<dyn Read + Send>, u64), Error> {
+    fn open(&self, path: &str) -> Result<(Box<dyn SeekRead>, u64), Error> {
         let mut p = self.resolve(path)?;
         for _ in 0..MAX_HOPS {
             match self.items.get(&p) {
@@ -237,7 +285,13 @@ impl Store for TarStore {
                     let mut f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
                     f.seek(SeekFrom::Start(*offset))
                         .map_err(|e| Error::io(&self.path, e))?;
-                    return Ok((Box::new(f.take(*size)), *size));
+                    let section = Section {
+                        file: f,
+                        start: *offset,
+                        len: *size,
+                        pos: 0,
+                    };
+                    return Ok((Box::new(section), *size));
                 }
                 Some(TarItem::Hardlink(t)) => p = self.resolve(t)?,
                 Some(TarItem::Dir) | Some(TarItem::Symlink(_)) | None => break,
@@ -261,6 +315,41 @@ impl Store for TarStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tar_member_reads_and_seeks_within_itself() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [("first", &b"0123456789"[..]), ("second", b"abcdefghij")] {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.tar");
+        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+        let store = TarStore::open(&path).unwrap();
+        let (mut r, len) = store.open("second").unwrap();
+        assert_eq!(len, 10);
+        let mut got = String::new();
+        r.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "abcdefghij");
+        r.seek(SeekFrom::Start(3)).unwrap();
+        let mut two = [0u8; 2];
+        r.read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"de");
+        assert_eq!(r.seek(SeekFrom::Current(-4)).unwrap(), 1);
+        r.read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"bc");
+        assert_eq!(r.seek(SeekFrom::End(-1)).unwrap(), 9);
+        got.clear();
+        r.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "j");
+        // past the end reads nothing (the next member is not reached); before the start fails
+        assert_eq!(r.seek(SeekFrom::Current(100)).unwrap(), 110);
+        assert_eq!(r.read(&mut two).unwrap(), 0);
+        assert!(r.seek(SeekFrom::End(-11)).is_err());
+    }
 
     #[test]
     fn resolution_stays_inside() {

@@ -155,7 +155,9 @@ pub enum ScanError {
 /// Scan an uncompressed layer tar to its end (the diff_id covers every byte, trailing ones too).
 pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError> {
     let mut tee = HashingReader::new(layer);
-    let (mut out, _) = walk(&mut tee, options, None)?;
+    let mut reader = read::Reader::with_options(&mut tee, options);
+    reader.track_skeleton();
+    let (mut out, _) = walk(reader, false)?;
     io::copy(&mut tee, &mut io::sink())?;
     let (sha256, size) = tee.finish();
     out.diff_id = format!("sha256:{}", hex::encode(sha256));
@@ -176,14 +178,18 @@ pub struct ShapeScan {
     pub body_entries: Vec<usize>,
 }
 
-/// Scan an uncompressed layer tar for its headers only: bodies are skipped unread and
+/// Scan an uncompressed layer tar for its headers only: bodies are skipped by seeking and
 /// nothing is hashed. `Ok(None)` when the bytes outside bodies exceed `limit` (they are kept).
-pub fn scan_shape<R: Read>(
+pub fn scan_shape<R: Read + io::Seek>(
     layer: R,
     options: read::Options,
     limit: usize,
 ) -> Result<Option<ShapeScan>, ScanError> {
-    let (mut scan, shaped) = walk(layer, options, Some(limit))?;
+    // a header, its extended headers and the end of a small body, in one read
+    let mut reader = read::Reader::with_capacity(layer, options, 8 << 10);
+    reader.track_shape(limit);
+    reader.skip_by_seeking();
+    let (mut scan, shaped) = walk(reader, true)?;
     let Some((shape, body_entries)) = shaped else {
         return Ok(None);
     };
@@ -195,28 +201,22 @@ pub fn scan_shape<R: Read>(
     }))
 }
 
-/// One pass over the entries: with `shape_limit`, the shape is kept and bodies skipped;
-/// without it, bodies are hashed and the skeleton taken.
+/// One pass over the entries of a reader tracking its skeleton or (`shape`) its shape: bodies
+/// are hashed for a skeleton, left unread for a shape.
 #[allow(clippy::type_complexity)]
 fn walk<R: Read>(
-    layer: R,
-    options: read::Options,
-    shape_limit: Option<usize>,
+    mut reader: read::Reader<R>,
+    shape: bool,
 ) -> Result<(Scan, Option<(Shape, Vec<usize>)>), ScanError> {
     let mut out = Scan::default();
     let mut body_entries = Vec::new();
-    let mut reader = read::Reader::with_options(layer, options);
-    match shape_limit {
-        Some(limit) => reader.track_shape(limit),
-        None => reader.track_skeleton(),
-    }
     let mut index = 0u64;
     while let Some(h) = reader.next_header()? {
         if h.typeflag == typeflag::XGLOBAL {
             continue;
         }
         let file = matches!(h.typeflag, typeflag::REG | typeflag::REGA | typeflag::CONT);
-        let content = if shape_limit.is_some() {
+        let content = if shape {
             if reader.splits_body() {
                 body_entries.push(out.entries.len());
             }
@@ -240,7 +240,7 @@ fn walk<R: Read>(
         out.entries.push(entry);
         index += 1;
     }
-    let shaped = if shape_limit.is_some() {
+    let shaped = if shape {
         reader.finish_shape()?.map(|s| (s, body_entries))
     } else {
         out.skeleton = reader.finish_skeleton()?;

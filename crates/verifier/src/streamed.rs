@@ -482,7 +482,7 @@ mod tests {
     }
 
     fn plan(layer: &[u8]) -> Plan {
-        let s = scan_shape(layer, Default::default(), 1 << 20)
+        let s = scan_shape(io::Cursor::new(layer), Default::default(), 1 << 20)
             .unwrap()
             .unwrap();
         Plan::new(s.shape, &s.body_entries, &s.scan).unwrap()

@@ -1932,13 +1932,17 @@ impl Env<'_> {
         {
             return Ok(StreamedAttempt::NotApplicable);
         }
-        let Some(blob) = self.src.blob_unverified(&published.blob)? else {
+        let Some(mut layer) = self.src.blob_unverified(&published.blob)? else {
             return Ok(StreamedAttempt::NotApplicable);
         };
-        let layer = match compression::open(blob, &self.req.decompress) {
-            Ok(l) if l.compression() == Compression::Identity => l,
-            _ => return Ok(StreamedAttempt::NotApplicable),
-        };
+        let mut magic = Vec::with_capacity(16);
+        let sniffed = (&mut layer)
+            .take(compression::PEEK_LEN as u64)
+            .read_to_end(&mut magic)
+            .and_then(|_| layer.rewind());
+        if sniffed.is_err() || compression::detect(&magic) != Compression::Identity {
+            return Ok(StreamedAttempt::NotApplicable);
+        }
         // a broken published layer is reported by the full scan
         let shaped = match layerscan::scan_shape(layer, self.req.read_limits.clone(), SHAPE_LIMIT) {
             Ok(Some(s)) => s,

@@ -1457,3 +1457,54 @@ fn skeleton_is_lost_when_a_body_is_not_given_by_digest() {
     while reader.next_header().unwrap().is_some() {}
     assert_eq!(reader.finish_skeleton().unwrap(), None);
 }
+
+/// The shape the reader tracks, skipping bodies by reading or (`seek`) by seeking.
+fn reader_shape(bytes: &[u8], seek: bool, capacity: usize) -> Result<Option<Shape>, Error> {
+    let mut reader = Reader::with_capacity(io::Cursor::new(bytes), Options::default(), capacity);
+    reader.track_shape(1 << 20);
+    if seek {
+        reader.skip_by_seeking();
+    }
+    while reader.next_header()?.is_some() {}
+    reader.finish_shape()
+}
+
+#[test]
+fn shape_keeps_raw_bytes_and_skips_bodies_by_reading_or_seeking() {
+    let tar = Tar::default()
+        .ext(tf::XHEADER, &[(b"path", b"long/name")])
+        .file("a", b"alpha")
+        .file("empty", b"")
+        .file("b", &[7u8; 3000])
+        .end();
+    let mut bytes = tar.bytes().to_vec();
+    bytes.extend_from_slice(b"trailing junk");
+    let a_at = 512 * 3;
+    let b_at = a_at + 512 + 512 + 512;
+    let mut raw = bytes[..a_at].to_vec();
+    raw.extend_from_slice(&bytes[a_at + 5..b_at]);
+    raw.extend_from_slice(&bytes[b_at + 3000..]);
+    let want = Shape {
+        raw,
+        bodies: vec![(a_at as u64, 5), ((b_at - 5) as u64, 3000)],
+    };
+    for seek in [false, true] {
+        for capacity in [512, 4096, 1 << 20] {
+            assert_eq!(
+                reader_shape(&bytes, seek, capacity).unwrap().as_ref(),
+                Some(&want),
+                "seek {seek}, capacity {capacity}"
+            );
+        }
+    }
+    // a body cut short: an error, seeking or not
+    let cut = &bytes[..b_at + 100];
+    for seek in [false, true] {
+        assert!(reader_shape(cut, seek, 512).is_err(), "seek {seek}");
+    }
+    // more raw bytes than the limit: no shape
+    let mut reader = Reader::new(&bytes[..]);
+    reader.track_shape(100);
+    while reader.next_header().unwrap().is_some() {}
+    assert_eq!(reader.finish_shape().unwrap(), None);
+}

@@ -1508,3 +1508,33 @@ fn shape_keeps_raw_bytes_and_skips_bodies_by_reading_or_seeking() {
     while reader.next_header().unwrap().is_some() {}
     assert_eq!(reader.finish_shape().unwrap(), None);
 }
+
+proptest! {
+    /// Seeking over bodies and reading through them give the same shape, or both fail, on
+    /// damaged archives too.
+    #[test]
+    fn shape_by_seeking_equals_shape_by_reading(
+        cut in 0usize..6000,
+        flips in prop::collection::vec((0usize..6000, any::<u8>()), 0..4),
+    ) {
+        let tar = Tar::default()
+            .ext(tf::XHEADER, &[(b"path", b"long/name")])
+            .file("a", b"alpha")
+            .file("b", &[7u8; 3000])
+            .file("c", b"")
+            .end();
+        let mut bytes = tar.bytes().to_vec();
+        for (at, v) in flips {
+            if let Some(b) = bytes.get_mut(at) {
+                *b = v;
+            }
+        }
+        bytes.truncate(cut.min(bytes.len()));
+        let read = reader_shape(&bytes, false, 512);
+        let seek = reader_shape(&bytes, true, 512);
+        prop_assert_eq!(read.is_ok(), seek.is_ok(), "{:?} / {:?}", read, seek);
+        if let (Ok(a), Ok(b)) = (read, seek) {
+            prop_assert_eq!(a, b);
+        }
+    }
+}

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod ahead;
 pub mod compression;
 pub mod content;
 pub mod hashing;

@@ -7,7 +7,8 @@
 //! header fails the build.
 
 use std::io::{self, Read};
-use std::sync::mpsc;
+
+use crate::ahead::{self, ReadAhead};
 
 use crate::compression::{self, Compression, DecompressOptions, LimitExceeded};
 use crate::header::{Formats, Header};
@@ -193,112 +194,13 @@ pub fn add_tapped<R: Read + Send>(
     // decompression runs a thread of its own, a few chunks ahead of the tar reader and the
     // unpack model: on a gzip rootfs the two halves cost about the same
     std::thread::scope(|scope| {
-        let ahead = ReadAhead::spawn(scope, decompressed);
-        unpack_stream(ahead, compression, opts, tap)
+        let ahead = ReadAhead::spawn(scope, decompressed, ahead::DEPTH);
+        add_decompressed(ahead, compression, opts, tap)
     })
 }
 
-/// Decompressed bytes per chunk of a [`ReadAhead`].
-const AHEAD_CHUNK: usize = 256 << 10;
-/// Chunks a [`ReadAhead`] may be ahead of its reader.
-const AHEAD_DEPTH: usize = 8;
-
-/// A reader whose source is read on another thread, up to [`AHEAD_DEPTH`] chunks ahead.
-struct ReadAhead {
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
-    spare: mpsc::Sender<Vec<u8>>,
-    current: Vec<u8>,
-    at: usize,
-    ended: bool,
-}
-
-impl ReadAhead {
-    fn spawn<'scope, R: Read + Send + 'scope>(
-        scope: &'scope std::thread::Scope<'scope, '_>,
-        mut inner: R,
-    ) -> ReadAhead {
-        let (send, chunks) = mpsc::sync_channel(AHEAD_DEPTH);
-        let (spare, spares) = mpsc::channel::<Vec<u8>>();
-        scope.spawn(move || {
-            loop {
-                let mut chunk = spares.try_recv().unwrap_or_default();
-                chunk.resize(AHEAD_CHUNK, 0);
-                let mut filled = 0;
-                let result = loop {
-                    match inner.read(&mut chunk[filled..]) {
-                        Ok(0) => break Ok(true),
-                        Ok(n) => {
-                            filled += n;
-                            if filled == chunk.len() {
-                                break Ok(false);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
-                chunk.truncate(filled);
-                // what was read first, then the end (an empty chunk) or the error
-                let sent = if chunk.is_empty() {
-                    Ok(())
-                } else {
-                    send.send(Ok(chunk))
-                };
-                let (last, sent) = match result {
-                    Ok(false) => (false, sent),
-                    Ok(true) => (true, sent.and_then(|()| send.send(Ok(Vec::new())))),
-                    Err(e) => (true, sent.and_then(|()| send.send(Err(e)))),
-                };
-                // a reader that stopped early has hung up
-                if last || sent.is_err() {
-                    return;
-                }
-            }
-        });
-        ReadAhead {
-            chunks,
-            spare,
-            current: Vec::new(),
-            at: 0,
-            ended: false,
-        }
-    }
-}
-
-impl Read for ReadAhead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.current.len() {
-            if self.ended {
-                return Ok(0);
-            }
-            match self.chunks.recv() {
-                Ok(Ok(chunk)) => {
-                    let used = std::mem::replace(&mut self.current, chunk);
-                    let _ = self.spare.send(used);
-                    self.at = 0;
-                    if self.current.is_empty() {
-                        self.ended = true;
-                    }
-                }
-                Ok(Err(e)) => {
-                    self.ended = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.ended = true;
-                    return Err(io::Error::other("the decompression thread stopped"));
-                }
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// [`add_tapped`] on the decompressed stream.
-fn unpack_stream(
+/// [`add_tapped`] on the decompressed stream (`compression` is what was detected).
+fn add_decompressed(
     decompressed: impl Read,
     compression: Compression,
     opts: &Options,

@@ -13,7 +13,7 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context, Result, bail};
 
 /// Every target in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 8] = [
+pub const TARGETS: [&str; 9] = [
     "tar_reader",
     "decompress",
     "add_model",
@@ -22,6 +22,7 @@ pub const TARGETS: [&str; 8] = [
     "docker_archive_manifest",
     "www_authenticate",
     "gzip_blob",
+    "streamed",
 ];
 
 /// Copy the seed inputs for `target` from `testdata/` into `corpus` (idempotent).
@@ -128,6 +129,33 @@ fn seed(repo: &Path, target: &str, corpus: &Path) -> Result<()> {
                 }
             }
         }
+        "streamed" => {
+            // each layer real Docker wrote for an oracle case, with the case's source: the
+            // published layer's length (u16, little-endian), the layer, the source
+            for case in fs::read_dir(td.join("oracle"))?.filter_map(|e| e.ok().map(|e| e.path())) {
+                let Some(source) = files_in(case.clone())
+                    .into_iter()
+                    .find(|p| name_of(p) != "Dockerfile" && !name_of(p).ends_with(".json"))
+                else {
+                    continue;
+                };
+                let source = fs::read(&source)?;
+                for build in fs::read_dir(&case)?.filter_map(|e| e.ok().map(|e| e.path())) {
+                    let Ok(layer) = fs::read(build.join("layer.tar")) else {
+                        continue;
+                    };
+                    let Ok(len) = u16::try_from(layer.len()) else {
+                        continue;
+                    };
+                    if source.len() < 64 << 10 {
+                        put(
+                            format!("{}-{}", name_of(&case), name_of(&build)),
+                            [&len.to_le_bytes()[..], &layer, &source].concat(),
+                        )?;
+                    }
+                }
+            }
+        }
         other => bail!("unknown fuzz target {other:?}"),
     }
     Ok(())
@@ -223,10 +251,10 @@ pub fn run(repo: &Path, secs: u64, targets: &[String]) -> Result<ExitCode> {
                 "-max_len=262144",
                 "-print_final_stats=1",
             ])
-            // gzip_blob runs worker threads; LeakSanitizer reported the per-thread context of
+            // gzip_blob and streamed run worker threads; LeakSanitizer reported the per-thread context of
             // std's channels (a thread-local freed by the thread's TLS destructors, after the
             // join) as a leak. Rust code of ours has no manual frees for it to check.
-            .args((t == "gzip_blob").then_some("-detect_leaks=0"))
+            .args(matches!(t, "gzip_blob" | "streamed").then_some("-detect_leaks=0"))
             .current_dir(&fuzz)
             .env("RUSTC_BOOTSTRAP", "1")
             .stdout(log.try_clone()?)

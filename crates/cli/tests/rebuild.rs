@@ -200,6 +200,30 @@ fn a_refused_add_exits_1_with_dockers_reason() {
 }
 
 #[test]
+fn limits_apply_to_rebuild_and_name_their_flag() {
+    let args = [
+        "rebuild",
+        "--dockerfile",
+        "examples/tiny/Dockerfile",
+        "--platform",
+        "linux/amd64",
+    ];
+    let (code, _, err) = layerproof(&[&args[..], &["--max-entries", "5"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("over the max-entries limit"), "{err}");
+    assert!(err.contains("--max-entries"), "{err}");
+    // the memory budget is a size like everywhere else (it was MiB here once): all bodies
+    // spill, and the layer is the same
+    let (code, small, err) = layerproof(&[&args[..], &["--memory-budget", "0"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let (code, default, err) = layerproof(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(small, default);
+    let (code, _, err) = layerproof(&[&args[..], &["--memory-budget", "64 MiB"]].concat());
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
 fn bad_input_exits_2_naming_the_file() {
     let (code, _, err) = layerproof(&["rebuild", "--dockerfile", "no/such/Dockerfile"]);
     assert_eq!(code, 2);

@@ -119,10 +119,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Memory for file contents while rebuilding, in MiB; beyond it they spill to a temporary
-    /// file.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    pub memory_budget: u64,
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
 }
 
 /// `--builder`.
@@ -501,6 +499,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
 
     // --- the layer
+    let mut limits = layerproof_archive::source::Options::default();
+    args.limits.apply(&mut limits);
     let mut writer: Option<Writer> = None;
     let mut diff_ids = Vec::new();
     let mut source_hashes = Vec::new();
@@ -516,7 +516,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let cf = context_file(&src.path, &src.rel)?;
         let mut params = Params::new(profile, name.as_bytes().to_vec());
         params.build_time = Timestamp::from_secs(build_time.unix);
-        params.memory_budget = args.memory_budget.saturating_mul(1 << 20);
+        params.limits = limits.clone();
+        params.memory_budget = limits.unpack.memory_budget;
         params.unpack = src.step.unpack;
         params.plain_file = PlainFileMeta {
             perm: cf.mode,

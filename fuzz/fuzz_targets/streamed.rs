@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let open = || Ok(Box::new(io::Cursor::new(source.to_vec())) as Box<dyn Read + Send>);
-    let profile = Profile::all()[usize::from(len[0]) % Profile::all().len()];
+    let profile = &Profile::all()[usize::from(len[0]) % Profile::all().len()];
     let p = params(profile, Bodies::Lengths);
     let mut streamer = Streamer::new(&plan, 64 << 10);
     let Ok(Unpacked::Tree(mut prepared)) = rebuild::unpack_tapped(&open, &p, &mut streamer) else {

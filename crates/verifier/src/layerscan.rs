@@ -185,8 +185,9 @@ pub fn scan_shape<R: Read + io::Seek>(
     options: read::Options,
     limit: usize,
 ) -> Result<Option<ShapeScan>, ScanError> {
-    // a header, its extended headers and the end of a small body, in one read
-    let mut reader = read::Reader::with_capacity(layer, options, 8 << 10);
+    // small bodies are skipped inside the buffer, larger ones by seeking: 64 KiB read the
+    // minbase layer's headers fastest (18 ms; 21 ms with 8 KiB, 20 ms with 256 KiB)
+    let mut reader = read::Reader::with_capacity(layer, options, 64 << 10);
     reader.track_shape(limit);
     reader.skip_by_seeking();
     let (mut scan, shaped) = walk(reader, true)?;

@@ -219,6 +219,69 @@ impl ContentStore {
         })
     }
 
+    /// Store everything `src` yields, to its end: for a body whose length is not known up
+    /// front (a file copied as it is). Like [`ContentStore::put`], it stays in memory while it
+    /// fits the budget and goes to the spill file once it does not, so memory stays bounded
+    /// however long the stream is.
+    pub fn put_to_end(&mut self, src: &mut dyn Read) -> Result<ContentRef, Error> {
+        let id = u32::try_from(self.entries.len()).map_err(|_| Error::TooMany)?;
+        let mut hasher = self.hash.then(Sha256::new);
+        let start = self.memory.len();
+        let mut spilled_at: Option<u64> = None;
+        let mut len = 0u64;
+        loop {
+            let n = match src.read(&mut self.scratch) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if spilled_at.is_none() {
+                        self.memory.truncate(start);
+                    }
+                    return Err(Error::Source(e));
+                }
+            };
+            let chunk = &self.scratch[..n];
+            if let Some(h) = &mut hasher {
+                h.update(chunk);
+            }
+            len += n as u64;
+            if !self.keep {
+                continue;
+            }
+            if spilled_at.is_none() && self.memory.len() as u64 + n as u64 <= self.budget {
+                self.memory.extend_from_slice(chunk);
+                continue;
+            }
+            if self.spill.is_none() {
+                self.spill = Some(tempfile::tempfile().map_err(Error::Spill)?);
+            }
+            let file = self.spill.as_ref().expect("spill file was just created");
+            if spilled_at.is_none() {
+                // over the budget: what this body had in memory moves to the spill file
+                spilled_at = Some(self.spill_len);
+                file.write_all_at(&self.memory[start..], self.spill_len)
+                    .map_err(Error::Spill)?;
+                self.spill_len += (self.memory.len() - start) as u64;
+                self.memory.truncate(start);
+            }
+            file.write_all_at(chunk, self.spill_len)
+                .map_err(Error::Spill)?;
+            self.spill_len += n as u64;
+        }
+        let location = match (self.keep, spilled_at) {
+            (false, _) => Location::Dropped,
+            (true, Some(offset)) => Location::Spilled { offset },
+            (true, None) => Location::Memory { start },
+        };
+        self.entries.push((location, len));
+        Ok(ContentRef {
+            id,
+            len,
+            sha256: hasher.map_or([0; 32], |h| h.finalize().into()),
+        })
+    }
+
     /// Store a body given as bytes.
     pub fn put_bytes(&mut self, bytes: &[u8]) -> Result<ContentRef, Error> {
         self.put(&mut &bytes[..], bytes.len() as u64)
@@ -378,6 +441,29 @@ mod tests {
             digests.put_bytes(b"hello").unwrap().sha256,
             <[u8; 32]>::from(Sha256::digest(b"hello"))
         );
+    }
+
+    #[test]
+    fn a_stream_of_unknown_length_stays_within_the_budget() {
+        let mut store = ContentStore::new(100);
+        store.scratch = vec![0; 7]; // several chunks per body
+        let small = store.put_to_end(&mut &b"hello"[..]).unwrap();
+        let long: Vec<u8> = (0..250u32).map(|i| i as u8).collect();
+        let big = store.put_to_end(&mut &long[..]).unwrap();
+        let after = store.put_to_end(&mut &b"ok"[..]).unwrap();
+        assert_eq!(store.memory_bytes(), 7, "the long body left memory");
+        assert_eq!(store.spilled_bytes(), 250);
+        for (r, want) in [(small, &b"hello"[..]), (big, &long[..]), (after, b"ok")] {
+            let mut got = Vec::new();
+            store.copy_to(&r, &mut got).unwrap();
+            assert_eq!(got, want);
+            assert_eq!(r.len, want.len() as u64);
+            assert_eq!(r.sha256, <[u8; 32]>::from(Sha256::digest(want)));
+        }
+        let mut lengths = ContentStore::for_bodies(Bodies::Lengths, 0);
+        let r = lengths.put_to_end(&mut &long[..]).unwrap();
+        assert_eq!((r.len, r.sha256), (250, [0; 32]));
+        assert_eq!(lengths.memory_bytes() + lengths.spilled_bytes(), 0);
     }
 
     #[test]

@@ -224,6 +224,29 @@ fn limits_apply_to_rebuild_and_name_their_flag() {
 }
 
 #[test]
+fn a_file_copied_as_it_is_spills_past_the_budget_with_the_same_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    // not an archive: ADD copies it as it is
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(tmp.path().join("blob.bin"), &data).unwrap();
+    let df = tmp.path().join("Dockerfile");
+    std::fs::write(&df, "FROM scratch\nADD blob.bin /\n").unwrap();
+    let args = [
+        "rebuild",
+        "--dockerfile",
+        df.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+    ];
+    let (code, spilled, err) = layerproof(&[&args[..], &["--memory-budget", "4K"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let (code, in_memory, err) = layerproof(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(spilled, in_memory);
+    assert!(spilled.contains("copied"), "{spilled}");
+}
+
+#[test]
 fn bad_input_exits_2_naming_the_file() {
     let (code, _, err) = layerproof(&["rebuild", "--dockerfile", "no/such/Dockerfile"]);
     assert_eq!(code, 2);

@@ -204,11 +204,9 @@ pub fn unpack_tapped(
         params.bodies,
         params.memory_budget,
     ));
+    // memory up to the budget, then the spill file: a large file copied as it is stays bounded
     let mut body = open().map_err(source::Error::Io)?;
-    // The content store needs the length up front, so the copied file is read whole.
-    let mut buf = Vec::new();
-    body.read_to_end(&mut buf).map_err(source::Error::Io)?;
-    let content = tree.content_mut().put_bytes(&buf)?;
+    let content = tree.content_mut().put_to_end(&mut body)?;
     let mut ino = Inode::new(Kind::File);
     ino.perm = params.plain_file.perm;
     ino.mtime = params.plain_file.mtime;

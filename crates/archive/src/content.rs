@@ -196,10 +196,7 @@ impl ContentStore {
             Location::Memory { start }
         } else if self.keep {
             let offset = self.spill_len;
-            if self.spill.is_none() {
-                self.spill = Some(tempfile::tempfile().map_err(Error::Spill)?);
-            }
-            let file = self.spill.as_ref().expect("spill file was just created");
+            let file = Self::spill_file(&mut self.spill)?;
             let spill_len = &mut self.spill_len;
             pump(src, len, &mut self.scratch, &mut hasher, |chunk| {
                 file.write_all_at(chunk, *spill_len).map_err(Error::Spill)?;
@@ -211,12 +208,7 @@ impl ContentStore {
             pump(src, len, &mut self.scratch, &mut hasher, |_| Ok(()))?;
             Location::Dropped
         };
-        self.entries.push((location, len));
-        Ok(ContentRef {
-            id,
-            len,
-            sha256: hasher.map_or([0; 32], |h| h.finalize().into()),
-        })
+        Ok(self.record(id, location, len, hasher))
     }
 
     /// Store everything `src` yields, to its end: for a body whose length is not known up
@@ -253,10 +245,7 @@ impl ContentStore {
                 self.memory.extend_from_slice(chunk);
                 continue;
             }
-            if self.spill.is_none() {
-                self.spill = Some(tempfile::tempfile().map_err(Error::Spill)?);
-            }
-            let file = self.spill.as_ref().expect("spill file was just created");
+            let file = Self::spill_file(&mut self.spill)?;
             if spilled_at.is_none() {
                 // over the budget: what this body had in memory moves to the spill file
                 spilled_at = Some(self.spill_len);
@@ -274,12 +263,32 @@ impl ContentStore {
             (true, Some(offset)) => Location::Spilled { offset },
             (true, None) => Location::Memory { start },
         };
+        Ok(self.record(id, location, len, hasher))
+    }
+
+    /// Note body `id` stored at `location`; its digest is `hasher`'s, or zeros in a store that
+    /// does not hash.
+    fn record(
+        &mut self,
+        id: u32,
+        location: Location,
+        len: u64,
+        hasher: Option<Sha256>,
+    ) -> ContentRef {
         self.entries.push((location, len));
-        Ok(ContentRef {
+        ContentRef {
             id,
             len,
             sha256: hasher.map_or([0; 32], |h| h.finalize().into()),
-        })
+        }
+    }
+
+    /// The spill file, created on first use.
+    fn spill_file(spill: &mut Option<File>) -> Result<&File, Error> {
+        if spill.is_none() {
+            *spill = Some(tempfile::tempfile().map_err(Error::Spill)?);
+        }
+        Ok(spill.as_ref().expect("spill file was just created"))
     }
 
     /// Store a body given as bytes.

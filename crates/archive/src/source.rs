@@ -9,7 +9,6 @@
 use std::io::{self, Read};
 
 use crate::ahead::{self, ReadAhead};
-
 use crate::compression::{self, Compression, DecompressOptions, LimitExceeded};
 use crate::header::{Formats, Header};
 use crate::read;
@@ -243,11 +242,11 @@ fn add_decompressed(
         index += 1;
         match applied {
             Ok(()) => {
+                // an entry stores at most one body, under the next id
                 let content = unpacker.tree().content();
-                let stored = (content.len() > stored_before)
-                    .then(|| u32::try_from(content.len() - 1).ok())
-                    .flatten()
-                    .and_then(|id| content.body_len(id).map(|len| (id, len)));
+                let stored = u32::try_from(stored_before)
+                    .ok()
+                    .and_then(|id| Some((id, content.body_len(id)?)));
                 tap.applied(stored);
             }
             Err(unpack::Error::Refused(r)) => match LimitError::from_refusal(&r) {

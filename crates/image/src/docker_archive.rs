@@ -151,10 +151,7 @@ impl ImageSource for DockerArchive {
         match &self.kind {
             Kind::Oci(l) => l.blob(desc),
             Kind::Legacy { store, paths, .. } => {
-                let path = paths.get(&desc.digest).ok_or_else(|| Error::NotFound {
-                    what: format!("blob {} in {}", desc.digest, self.name),
-                })?;
-                let (r, _) = store.open(path)?;
+                let (r, path) = self.legacy_blob(store, paths, desc)?;
                 Ok(VerifiedReader::new(
                     r,
                     desc.digest.clone(),
@@ -168,12 +165,22 @@ impl ImageSource for DockerArchive {
     fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn SeekRead>>, Error> {
         match &self.kind {
             Kind::Oci(l) => l.blob_unverified(desc),
-            Kind::Legacy { store, paths, .. } => {
-                let path = paths.get(&desc.digest).ok_or_else(|| Error::NotFound {
-                    what: format!("blob {} in {}", desc.digest, self.name),
-                })?;
-                Ok(Some(store.open(path)?.0))
-            }
+            Kind::Legacy { store, paths, .. } => Ok(Some(self.legacy_blob(store, paths, desc)?.0)),
         }
+    }
+}
+
+impl DockerArchive {
+    /// A legacy archive's file for a blob, and its path inside the archive.
+    fn legacy_blob<'p>(
+        &self,
+        store: &TarStore,
+        paths: &'p HashMap<Digest, String>,
+        desc: &Descriptor,
+    ) -> Result<(Box<dyn SeekRead>, &'p str), Error> {
+        let path = paths.get(&desc.digest).ok_or_else(|| Error::NotFound {
+            what: format!("blob {} in {}", desc.digest, self.name),
+        })?;
+        Ok((store.open(path)?.0, path))
     }
 }

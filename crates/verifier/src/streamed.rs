@@ -48,8 +48,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan for a published layer (its [`crate::layerscan::ShapeScan`]), or why there is none (a path stored twice, a hard
-    /// link to nothing).
+    /// The plan for a published layer (the parts of its [`crate::layerscan::ShapeScan`]), or
+    /// why there is none (a path stored twice, bodies that cannot be placed).
     pub fn new(shape: Shape, body_entries: &[usize], scan: &Scan) -> Result<Plan, String> {
         if body_entries.len() != shape.bodies.len() {
             return Err("the published layer's bodies could not be placed".into());
@@ -344,14 +344,13 @@ impl Tap for Streamer<'_> {
             Current::Early { slot, bytes } => (*slot, bytes.len() as u64),
         };
         let want = self.plan.shape.bodies[slot].1;
-        let Some((id, len)) = stored.filter(|&(_, len)| len == got && len == want) else {
+        let Some((id, _)) = stored.filter(|&(_, len)| len == got && len == want) else {
             self.fail(format!(
                 "the source body of {} ({got} bytes) does not fit the published one ({want} bytes)",
                 crate::layerscan::display_path(&self.plan.paths[slot])
             ));
             return;
         };
-        debug_assert_eq!(len, got);
         self.ids[slot] = Some(id);
         match current {
             Current::Direct { .. } => self.cursor += 1,

@@ -262,6 +262,23 @@ pub struct PublishedLayer {
     pub entries: usize,
 }
 
+impl PublishedLayer {
+    /// The published side of a layer report: the descriptor and config's digests, and what
+    /// the scan of the blob (decompressed as `compression`) found.
+    fn new(layer: &chain::Layer, compression: Compression, scan: &Scan) -> PublishedLayer {
+        PublishedLayer {
+            digest: layer.blob.digest.to_string(),
+            diff_id: layer.diff_id.as_ref().map(ToString::to_string),
+            computed_diff_id: scan.digests.then(|| scan.diff_id.clone()),
+            media_type: layer.blob.media_type.clone(),
+            size: layer.blob.size,
+            compression: compression.as_str().to_string(),
+            uncompressed_size: scan.size,
+            entries: scan.entries.len(),
+        }
+    }
+}
+
 /// Our layer.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuiltLayer {
@@ -1049,17 +1066,7 @@ impl Env<'_> {
         });
         let (scan, compression) = scanned?;
         let (ours, src_compression) = ours?;
-        let published_digest = published.blob.digest.to_string();
-        let published_info = PublishedLayer {
-            digest: published_digest.clone(),
-            diff_id: published.diff_id.as_ref().map(ToString::to_string),
-            computed_diff_id: Some(scan.diff_id.clone()),
-            media_type: published.blob.media_type.clone(),
-            size: published.blob.size,
-            compression: compression.as_str().to_string(),
-            uncompressed_size: scan.size,
-            entries: scan.entries.len(),
-        };
+        let published_info = PublishedLayer::new(published, compression, &scan);
         let mut rebuilt = RebuiltLayer {
             diff_id: ours.diff_id.clone(),
             blob_digest: None,
@@ -1522,16 +1529,7 @@ impl Env<'_> {
         let (scan, compression) = scanned?;
         let first = first?;
 
-        let published_info = PublishedLayer {
-            digest: published.blob.digest.to_string(),
-            diff_id: published.diff_id.as_ref().map(ToString::to_string),
-            computed_diff_id: Some(scan.diff_id.clone()),
-            media_type: published.blob.media_type.clone(),
-            size: published.blob.size,
-            compression: compression.as_str().to_string(),
-            uncompressed_size: scan.size,
-            entries: scan.entries.len(),
-        };
+        let published_info = PublishedLayer::new(published, compression, &scan);
         let mut notes = Vec::new();
         if let Some(why) = gave_up {
             notes.push(format!(
@@ -1557,12 +1555,7 @@ impl Env<'_> {
 
         // Free parameters from the published layer.
         let mut inferred = Vec::new();
-        let implied_times = scan.published.dir_mtimes.clone();
-        let copied_mtime = scan
-            .published
-            .files
-            .get(source.name.as_bytes())
-            .map(|(_, t)| *t);
+        let copied_mtime = copied_file_mtime(&scan, source.name.as_bytes());
 
         // The first pass compares skeletons: the source was unpacked keeping only body
         // digests, and each candidate costs the encoding of its headers. When no candidate
@@ -1594,8 +1587,7 @@ impl Env<'_> {
                         trees.len() - 1
                     }
                 };
-                let params =
-                    self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
+                let params = self.params_for(profile, &base_params, &scan);
                 let prepared = match &mut trees[slot].1 {
                     Unpacked::Refused(r) => {
                         if refusal.is_none() {
@@ -1764,8 +1756,7 @@ impl Env<'_> {
             let Unpacked::Tree(prepared) = &mut trees[slot].1 else {
                 continue;
             };
-            let params =
-                self.params_for(profile, &base_params, &scan, &implied_times, copied_mtime);
+            let params = self.params_for(profile, &base_params, &scan);
             let tmp = tempfile::NamedTempFile::new().map_err(Error::Temp)?;
             let (file, summary) =
                 rebuild::write(prepared, &params, io::BufWriter::new(tmp)).map_err(rebuild_err)?;
@@ -2005,12 +1996,7 @@ impl Env<'_> {
             Err(why) => return Ok(StreamedAttempt::GaveUp(why)),
         };
         let key = rebuild::unpack_key(unpack_as);
-        let implied_times = scan.published.dir_mtimes.clone();
-        let copied_mtime = scan
-            .published
-            .files
-            .get(source.name.as_bytes())
-            .map(|(_, t)| *t);
+        let copied_mtime = copied_file_mtime(&scan, source.name.as_bytes());
         let mut tried = Vec::new();
         let mut matched = None;
         // candidates that unpack differently need the source again: the full comparison
@@ -2019,7 +2005,7 @@ impl Env<'_> {
             .copied()
             .filter(|p| rebuild::unpack_key(p) == key)
         {
-            let params = self.params_for(profile, base_params, &scan, &implied_times, copied_mtime);
+            let params = self.params_for(profile, base_params, &scan);
             let mut check = ShapeCheck::new(&plan, &streamed.ids);
             let entries = rebuild::emit(&mut prepared, &params, &mut check).ok();
             let same = entries.is_some() && check.same();
@@ -2058,16 +2044,8 @@ impl Env<'_> {
             matches!(self.req.profile, ProfileChoice::Auto),
             &mut inferred,
         );
-        let published_info = PublishedLayer {
-            digest: blob_digest,
-            diff_id: published.diff_id.as_ref().map(ToString::to_string),
-            computed_diff_id: None,
-            media_type: published.blob.media_type.clone(),
-            size: published.blob.size,
-            compression: Compression::Identity.as_str().to_string(),
-            uncompressed_size: scan.size,
-            entries: scan.entries.len(),
-        };
+        // the shape scan hashed nothing: no computed diff_id
+        let published_info = PublishedLayer::new(published, Compression::Identity, &scan);
         let notes = vec![
             "compared streamed: the published layer's headers were read and its bodies \
              skipped; our layer, hashed as the source streamed past, has the digest the \
@@ -2093,20 +2071,20 @@ impl Env<'_> {
         .map(|r| StreamedAttempt::Reproduced(Box::new(r)))
     }
 
+    /// `profile`'s parameters with the free ones the published layer decided: the implied
+    /// directories' times, the owner-name table, the copied file's time.
     fn params_for<'p>(
         &self,
         profile: &'static Profile,
         base: &dyn Fn(&'static Profile) -> Params<'p>,
         scan: &Scan,
-        implied_times: &BTreeMap<Vec<u8>, Timestamp>,
-        copied_mtime: Option<Timestamp>,
     ) -> Params<'p> {
         let mut params = base(profile);
-        params.implied_times = implied_times.clone();
+        params.implied_times = scan.published.dir_mtimes.clone();
         if profile.owner_names.value == OwnerNames::Lookup && scan.published.has_names {
             params.names = Some(scan.published.names.clone());
         }
-        if let Some(t) = copied_mtime {
+        if let Some(t) = copied_file_mtime(scan, &params.source_name) {
             params.plain_file.mtime = t;
         }
         params
@@ -2191,6 +2169,11 @@ impl Env<'_> {
             Err(e) => Some(format!("(cannot compare headers: {e})")),
         }
     }
+}
+
+/// The time the published layer gives a source copied as it is (named `name`), if it has one.
+fn copied_file_mtime(scan: &Scan, name: &[u8]) -> Option<Timestamp> {
+    scan.published.files.get(name).map(|(_, t)| *t)
 }
 
 fn treatment_text(t: &Treatment) -> String {

@@ -152,11 +152,37 @@ impl LimitExceeded {
     }
 }
 
+/// How [`open`] opened a stream: the format it decompresses, what the magic bytes said, and
+/// the output bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    compression: Compression,
+    magic: Compression,
+    limit: Option<u64>,
+}
+
+impl Opened {
+    /// The format the stream is decompressed as.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Whether [`open`] with `options` would yield the same bytes and bound: the same output
+    /// bound, and a zstd switch that differs only where the magic is not zstd's.
+    pub fn same_for(&self, options: &DecompressOptions) -> bool {
+        options.max_decompressed_bytes == self.limit
+            && (self.magic != Compression::Zstd
+                || options.zstd == (self.compression == Compression::Zstd))
+    }
+}
+
 /// A decompressed stream: [`Read`] yields the decompressed bytes.
 ///
 /// It counts the bytes it produced and enforces the configured output limit.
 pub struct Decompressed<'a> {
     compression: Compression,
+    /// What the magic bytes say, before the options had their say (zstd may be off).
+    magic: Compression,
     inner: Box<dyn Read + Send + 'a>,
     produced: u64,
     limit: Option<u64>,
@@ -176,6 +202,16 @@ impl<'a> Decompressed<'a> {
     /// The detected format.
     pub fn compression(&self) -> Compression {
         self.compression
+    }
+
+    /// How the stream was opened ([`Opened::same_for`] tells whether other options would
+    /// open it the same way).
+    pub fn opened(&self) -> Opened {
+        Opened {
+            compression: self.compression,
+            magic: self.magic,
+            limit: self.limit,
+        }
     }
 
     /// Decompressed bytes produced so far.
@@ -260,7 +296,8 @@ pub fn open<'a, R: Read + Send + 'a>(
     options: &DecompressOptions,
 ) -> io::Result<Decompressed<'a>> {
     let head = peek(&mut source)?;
-    let mut compression = detect(&head);
+    let magic = detect(&head);
+    let mut compression = magic;
     if compression == Compression::Zstd && !options.zstd {
         compression = Compression::Identity;
     }
@@ -305,6 +342,7 @@ pub fn open<'a, R: Read + Send + 'a>(
     };
     Ok(Decompressed {
         compression,
+        magic,
         inner,
         produced: 0,
         limit: options.max_decompressed_bytes,
@@ -362,6 +400,33 @@ mod tests {
         let mut out = Vec::new();
         let r = d.read_to_end(&mut out).map(|_| out);
         (d.compression(), r)
+    }
+
+    #[test]
+    fn opened_tells_which_options_read_the_same_bytes() {
+        let zstd_on = DecompressOptions::default();
+        let zstd_off = DecompressOptions {
+            zstd: false,
+            ..DecompressOptions::default()
+        };
+        let other_bound = DecompressOptions {
+            max_decompressed_bytes: Some(1 << 20),
+            ..DecompressOptions::default()
+        };
+        // the zstd switch only matters to a zstd stream
+        for (input, switch_matters) in [
+            (gzip(DATA), false),
+            (zstd(DATA), true),
+            (DATA.to_vec(), false),
+        ] {
+            let opened = open(&input[..], &zstd_on).unwrap().opened();
+            assert!(opened.same_for(&zstd_on));
+            assert_eq!(opened.same_for(&zstd_off), !switch_matters);
+            assert!(!opened.same_for(&other_bound));
+            let opened = open(&input[..], &zstd_off).unwrap().opened();
+            assert!(opened.same_for(&zstd_off));
+            assert_eq!(opened.same_for(&zstd_on), !switch_matters);
+        }
     }
 
     #[test]

@@ -176,6 +176,43 @@ impl<B: Read> Read for Tee<'_, B> {
     }
 }
 
+/// A source already being decompressed on a thread of its own ([`Started::spawn`]), for
+/// [`add_started`].
+///
+/// A caller with other work to do before it can unpack (the verifier reads the published
+/// layer's headers first) starts the source early, so that its decompression — the longest
+/// part of unpacking a gzip rootfs — runs on the other core meanwhile.
+#[derive(Debug)]
+pub struct Started {
+    ahead: ReadAhead,
+    opened: compression::Opened,
+}
+
+impl Started {
+    /// Open `source` as [`add`] does and start decompressing it on a thread of `scope`, at
+    /// most `depth` chunks of [`ahead::CHUNK`] bytes ahead of the reader. Fails only as
+    /// [`compression::open`] does. Dropping the result stops the thread.
+    pub fn spawn<'scope, R: Read + Send + 'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        source: R,
+        decompress: &DecompressOptions,
+        depth: usize,
+    ) -> io::Result<Started> {
+        let decompressed = compression::open(source, decompress)?;
+        let opened = decompressed.opened();
+        Ok(Started {
+            ahead: ReadAhead::spawn(scope, decompressed, depth),
+            opened,
+        })
+    }
+
+    /// Whether [`add_started`] with `decompress` reads what [`add`] with it reads: the stream
+    /// was opened with options that decompress it the same way.
+    pub fn fits(&self, decompress: &DecompressOptions) -> bool {
+        self.opened.same_for(decompress)
+    }
+}
+
 /// Run `ADD` on one source stream.
 pub fn add<R: Read + Send>(source: R, opts: &Options) -> Result<Added, Error> {
     add_tapped(source, opts, &mut NoTap)
@@ -188,14 +225,18 @@ pub fn add_tapped<R: Read + Send>(
     opts: &Options,
     tap: &mut dyn Tap,
 ) -> Result<Added, Error> {
-    let decompressed = compression::open(source, &opts.decompress)?;
-    let compression = decompressed.compression();
     // decompression runs a thread of its own, a few chunks ahead of the tar reader and the
     // unpack model: on a gzip rootfs the two halves cost about the same
     std::thread::scope(|scope| {
-        let ahead = ReadAhead::spawn(scope, decompressed, ahead::DEPTH);
-        add_decompressed(ahead, compression, opts, tap)
+        let started = Started::spawn(scope, source, &opts.decompress, ahead::DEPTH)?;
+        add_started(started, opts, tap)
     })
+}
+
+/// [`add_tapped`] on a source whose decompression has already started. `opts.decompress` is
+/// not consulted: the caller checked [`Started::fits`].
+pub fn add_started(started: Started, opts: &Options, tap: &mut dyn Tap) -> Result<Added, Error> {
+    add_decompressed(started.ahead, started.opened.compression(), opts, tap)
 }
 
 /// [`add_tapped`] on the decompressed stream (`compression` is what was detected).

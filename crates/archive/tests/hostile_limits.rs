@@ -255,3 +255,31 @@ fn xattrs_count_towards_the_metadata_limit() {
     opts.unpack.max_meta_bytes = 10_000;
     check_limit(&input, &opts, "max-meta-bytes", 10_000);
 }
+
+/// A source whose decompression started before the unpack ([`source::Started`]) unpacks as
+/// `add` unpacks it, limits included.
+#[test]
+fn a_source_started_early_unpacks_as_add_does() {
+    let input = gzip(&tar(&[
+        (b"a/", b'5', b"", b""),
+        (b"a/b", b'0', b"body", b""),
+        (b"c", b'1', b"", b"a/b"),
+    ]));
+    let run_started = |opts: &Options| {
+        std::thread::scope(|s| {
+            let started = source::Started::spawn(s, &input[..], &opts.decompress, 2).unwrap();
+            assert!(started.fits(&opts.decompress));
+            source::add_started(started, opts, &mut source::NoTap)
+        })
+    };
+    let opts = Options::default();
+    let want = format!("{:?}", source::add(&input[..], &opts).unwrap());
+    assert_eq!(format!("{:?}", run_started(&opts).unwrap()), want);
+
+    let mut small = Options::default();
+    small.decompress.max_decompressed_bytes = Some(1000);
+    match run_started(&small) {
+        Err(Error::Limit(l)) => assert_eq!((l.limit, l.value), ("max-decompressed-bytes", 1000)),
+        other => panic!("expected the decompression limit, got {other:?}"),
+    }
+}

@@ -17,3 +17,5 @@ pub mod rebuild;
 pub mod report;
 pub mod streamed;
 pub mod verify;
+
+mod pipeline;

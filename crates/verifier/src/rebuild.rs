@@ -175,6 +175,18 @@ pub fn unpack_tapped(
     params: &Params<'_>,
     tap: &mut dyn source::Tap,
 ) -> Result<Unpacked, Error> {
+    unpack_started(None, open, params, tap)
+}
+
+/// [`unpack_tapped`] on a source whose decompression may have started already
+/// ([`source::Started`]); one started with options that do not fit `params` is dropped and
+/// the source opened again, as is a source copied as it is.
+pub fn unpack_started(
+    started: Option<source::Started>,
+    open: Opener<'_>,
+    params: &Params<'_>,
+    tap: &mut dyn source::Tap,
+) -> Result<Unpacked, Error> {
     let copy_reason = if params.unpack {
         let mut opts = params.limits.clone();
         opts.decompress.zstd = params.profile.zstd_unpack.value;
@@ -184,7 +196,13 @@ pub fn unpack_tapped(
         opts.unpack.bound_symlink_times = rules.bound_symlink_times;
         opts.unpack.memory_budget = params.memory_budget;
         opts.unpack.bodies = params.bodies;
-        match source::add_tapped(open().map_err(source::Error::Io)?, &opts, tap)? {
+        let added = match started {
+            Some(started) if started.fits(&opts.decompress) => {
+                source::add_started(started, &opts, tap)?
+            }
+            _ => source::add_tapped(open().map_err(source::Error::Io)?, &opts, tap)?,
+        };
+        match added {
             Added::Archive(a) => {
                 return Ok(match a.outcome {
                     Ok(u) => Unpacked::Tree(Box::new(Prepared {

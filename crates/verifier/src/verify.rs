@@ -23,8 +23,8 @@ use std::time::Instant;
 
 use layerproof_archive::compression::{self, Compression, DecompressOptions};
 use layerproof_archive::hashing::HashingReader;
-use layerproof_archive::read;
 use layerproof_archive::{Bodies, Timestamp};
+use layerproof_archive::{read, source};
 use layerproof_image::chain::{self, MAX_CONFIG};
 use layerproof_image::{
     DEFAULT_MAX_MANIFEST, Descriptor, ImageRef, ImageSource, OpenOptions, PlatformSelector,
@@ -816,6 +816,23 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
 /// Bytes outside file bodies the streamed comparison keeps of a published layer: a rootfs of
 /// 10⁵ files has some 100 MB of headers at most, a Debian minbase 6 MB.
 const SHAPE_LIMIT: usize = 64 << 20;
+
+/// How far (in [`layerproof_archive::ahead::CHUNK`]s, 24 MiB) a source's decompression may
+/// run ahead while the published layer's headers are read before the unpack: about what
+/// zlib inflates of a rootfs in the time the headers of a large layer take.
+const EARLY_DEPTH: usize = 96;
+
+/// What [`Env::verify_streamed`] hands to [`Env::stream_compare`].
+struct StreamArgs<'a, 'p> {
+    index: usize,
+    source: &'a StepSource,
+    published: &'a chain::Layer,
+    platform: &'a str,
+    version: Option<&'static str>,
+    builder: BuilderKind,
+    base_params: &'a dyn Fn(&'static Profile) -> Params<'p>,
+    open: rebuild::Opener<'a>,
+}
 
 /// How the streamed comparison of a layer ended.
 enum StreamedAttempt {
@@ -1912,7 +1929,6 @@ impl Env<'_> {
         base_params: &dyn Fn(&'static Profile) -> Params<'p>,
         open: rebuild::Opener<'_>,
     ) -> Result<StreamedAttempt, Error> {
-        use crate::streamed::{Plan, ShapeCheck, Streamer};
         let blob_digest = published.blob.digest.to_string();
         // a layer stored uncompressed has its diff_id for blob digest
         if !self.req.streamed
@@ -1934,6 +1950,71 @@ impl Env<'_> {
         if sniffed.is_err() || compression::detect(&magic) != Compression::Identity {
             return Ok(StreamedAttempt::NotApplicable);
         }
+        // The source's decompression starts now, on the other core, while the published
+        // headers are read (up to EARLY_DEPTH ahead). The source's own digest waits for the
+        // headers: on two cores it would slow both down, and the unpack leaves room for it.
+        std::thread::scope(|s| {
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let mut hash_thread = Some(s.spawn(move || {
+                let _ = wait.recv();
+                crate::pipeline::yield_to_pipeline();
+                self.hash_source(source, ctx_perm, builder)
+            }));
+            let started = open().ok().and_then(|src| {
+                source::Started::spawn(s, src, &self.req.limits.decompress, EARLY_DEPTH).ok()
+            });
+            let mut hashed = || match hash_thread.take() {
+                Some(t) => t
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("hash thread failed")))),
+                None => Ok(()),
+            };
+            let attempt = self.stream_compare(
+                StreamArgs {
+                    index,
+                    source,
+                    published,
+                    platform,
+                    version,
+                    builder,
+                    base_params,
+                    open,
+                },
+                layer,
+                started,
+                &|| {
+                    let _ = go.send(());
+                },
+                &mut hashed,
+            );
+            drop(go);
+            hashed()?;
+            attempt
+        })
+    }
+
+    /// [`Env::verify_streamed`] once the published layer is known to be a plain tar on disk:
+    /// its headers, the plan, the unpack with the streamer, each candidate's headers.
+    fn stream_compare<'p>(
+        &self,
+        args: StreamArgs<'_, 'p>,
+        layer: Box<dyn layerproof_image::source::SeekRead>,
+        started: Option<source::Started>,
+        headers_read: &dyn Fn(),
+        hashed: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<StreamedAttempt, Error> {
+        use crate::streamed::{Plan, ShapeCheck, Streamer};
+        let StreamArgs {
+            index,
+            source,
+            published,
+            platform,
+            version,
+            builder,
+            base_params,
+            open,
+        } = args;
+        let blob_digest = published.blob.digest.to_string();
         // a broken published layer is reported by the full scan
         let shaped = match layerscan::scan_shape(layer, self.req.read_limits.clone(), SHAPE_LIMIT) {
             Ok(Some(s)) => s,
@@ -1965,17 +2046,12 @@ impl Env<'_> {
         };
         let mut params = base_params(unpack_as);
         params.bodies = Bodies::Lengths;
-        let (unpacked, streamed, hashed) = std::thread::scope(|s| {
-            let hash_thread = s.spawn(|| self.hash_source(source, ctx_perm, builder));
-            let mut streamer = Streamer::new(&plan, self.memory_budget);
-            let unpacked = rebuild::unpack_tapped(open, &params, &mut streamer);
-            let streamed = streamer.finish();
-            let hashed = hash_thread
-                .join()
-                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("hash thread failed"))));
-            (unpacked, streamed, hashed)
-        });
-        hashed?;
+        headers_read();
+        let mut streamer = Streamer::new(&plan, self.memory_budget);
+        let unpacked = rebuild::unpack_started(started, open, &params, &mut streamer);
+        let streamed = streamer.finish();
+        // the report names the source's digest
+        hashed()?;
         let unpacked = unpacked.map_err(|e| Error::Rebuild {
             path: source.path.clone(),
             source: e,

@@ -230,8 +230,23 @@ fn fits_in_base256(len: usize, x: i64) -> bool {
 /// not fit is written as zero (`0000000\0`).
 pub fn format_octal(field: &mut [u8], x: i64) {
     let x = if fits_in_octal(field.len(), x) { x } else { 0 };
-    let digits = format!("{:0width$o}", x, width = field.len() - 1);
-    format_string(field, digits.as_bytes());
+    // octal digits right-aligned in a buffer of zeros (x >= 0 here: at most 21 digits)
+    let mut digits = [b'0'; 24];
+    let mut at = digits.len();
+    let mut v = x.unsigned_abs();
+    while v > 0 {
+        at -= 1;
+        digits[at] = b'0' + (v & 7) as u8;
+        v >>= 3;
+    }
+    let width = field.len().saturating_sub(1).max(digits.len() - at).max(1);
+    if width <= digits.len() {
+        format_string(field, &digits[digits.len() - width..]);
+    } else {
+        let mut padded = vec![b'0'; width - (digits.len() - at)];
+        padded.extend_from_slice(&digits[at..]);
+        format_string(field, &padded);
+    }
 }
 
 /// Go's `formatPAXTime`: seconds, plus `.` and up to nine digits without trailing zeros.
@@ -697,6 +712,35 @@ mod tests {
         assert_eq!(&s, b"00000000017\0");
         format_octal(&mut s, 1 << 33);
         assert_eq!(&s, b"00000000000\0");
+    }
+
+    #[test]
+    fn octal_fields_match_formatted_digits() {
+        // the digits Go's formatOctal writes, from Rust's own formatting
+        let values = [
+            0,
+            1,
+            7,
+            8,
+            0o777,
+            2_097_151,
+            2_097_152,
+            1 << 33,
+            i64::MAX,
+            -1,
+            i64::MIN,
+        ];
+        for len in 1..=30 {
+            for &x in &values {
+                let x = if fits_in_octal(len, x) { x } else { 0 };
+                let mut want = vec![0xaa; len];
+                let digits = format!("{:0width$o}", x, width = len - 1);
+                format_string(&mut want, digits.as_bytes());
+                let mut got = vec![0xaa; len];
+                format_octal(&mut got, x);
+                assert_eq!(got, want, "len {len}, x {x}");
+            }
+        }
     }
 
     #[test]

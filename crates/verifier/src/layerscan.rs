@@ -185,8 +185,13 @@ pub fn scan_shape<R: Read + io::Seek>(
     options: read::Options,
     limit: usize,
 ) -> Result<Option<ShapeScan>, ScanError> {
-    // small bodies are skipped inside the buffer, larger ones by seeking: 64 KiB read the
-    // minbase layer's headers fastest (18 ms; 21 ms with 8 KiB, 20 ms with 256 KiB)
+    // small bodies are skipped inside the buffer, larger ones by seeking; the read after a
+    // seek only needs the body's last byte and the next header: 4 KiB of it, not 64 (minbase's
+    // headers: ≈ 31 instead of ≈ 40 ms, with the source decompressing on the other core)
+    let layer = ShortAfterSeek {
+        inner: layer,
+        seeked: false,
+    };
     let mut reader = read::Reader::with_capacity(layer, options, 64 << 10);
     reader.track_shape(limit);
     reader.skip_by_seeking();
@@ -200,6 +205,35 @@ pub fn scan_shape<R: Read + io::Seek>(
         shape,
         body_entries,
     }))
+}
+
+/// Bytes the first read after a seek asks for ([`ShortAfterSeek`]).
+const AFTER_SEEK: usize = 4 << 10;
+
+/// A seekable stream whose first read after a seek asks for at most [`AFTER_SEEK`] bytes: the
+/// shape scan seeks to a body's last byte, then needs that byte and the next header, not a
+/// whole buffer of the next body (which it would mostly seek past again).
+struct ShortAfterSeek<R> {
+    inner: R,
+    seeked: bool,
+}
+
+impl<R: Read> Read for ShortAfterSeek<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = if std::mem::take(&mut self.seeked) {
+            buf.len().min(AFTER_SEEK)
+        } else {
+            buf.len()
+        };
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+impl<R: io::Seek> io::Seek for ShortAfterSeek<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.seeked = true;
+        self.inner.seek(pos)
+    }
 }
 
 /// One pass over the entries of a reader tracking its skeleton or (`shape`) its shape: bodies
@@ -337,6 +371,43 @@ fn resolve_hardlinks(scan: &mut Scan) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tar of regular files with bodies of these sizes.
+    fn layer_of(sizes: &[usize]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (i, &n) in sizes.iter().enumerate() {
+            let mut h = tar::Header::new_ustar();
+            h.set_mode(0o644);
+            h.set_size(n as u64);
+            b.append_data(&mut h, format!("f{i}"), &vec![i as u8; n][..])
+                .unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn shape_by_seeking_and_short_reads_is_the_shape_by_reading() {
+        // bodies around a block, the 4 KiB read after a seek and the 64 KiB buffer
+        let sizes = [
+            0, 1, 511, 512, 513, 3, 4095, 4096, 4097, 10, 5000, 65535, 65536, 65537, 2, 70000,
+            200_000, 1, 1,
+        ];
+        let layer = layer_of(&sizes);
+        let by_seeking = scan_shape(io::Cursor::new(&layer), Default::default(), 1 << 20)
+            .unwrap()
+            .unwrap();
+        let mut reader = read::Reader::new(&layer[..]);
+        reader.track_shape(1 << 20);
+        let (scan, shaped) = walk(reader, true).unwrap();
+        let (shape, body_entries) = shaped.unwrap();
+        assert_eq!(by_seeking.shape, shape);
+        assert_eq!(by_seeking.body_entries, body_entries);
+        assert_eq!(by_seeking.scan.entries.len(), scan.entries.len());
+        // a layer cut inside a body it seeks past is an error, as when reading
+        let layer = layer_of(&[10, 200_000]);
+        let cut = &layer[..layer.len() - 1024 - 50_000];
+        assert!(scan_shape(io::Cursor::new(cut), Default::default(), 1 << 20).is_err());
+    }
 
     #[test]
     fn normalise_strips_dot_slash_and_trailing_slashes() {

@@ -22,7 +22,11 @@
 //! Known deviations from Docker: decoders are Rust/C libraries, not Go's or the external tools.
 //! They accept the same well-formed streams; on malformed input the error text differs and the
 //! point at which an error surfaces may differ (for example Go's `gzip.NewReader` rejects a bad
-//! gzip header before the first read, here the first read fails).
+//! gzip header before the first read, here the first read fails). One difference in what is
+//! accepted: Go's `compress/gzip` reads a header's file name or comment into a 512-byte buffer
+//! and fails with `ErrHeader` when either is 512 bytes or longer without its NUL (READ
+//! `gunzip.go`, `readString`); `flate2` and `unpigz` accept them. Which one Docker follows
+//! depends on `unpigz` being on the daemon's `$PATH` (spec §2.3).
 
 use std::fmt;
 use std::io::{self, BufReader, Read};

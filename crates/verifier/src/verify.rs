@@ -822,7 +822,8 @@ const SHAPE_LIMIT: usize = 64 << 20;
 /// zlib inflates of a rootfs in the time the headers of a large layer take.
 const EARLY_DEPTH: usize = 96;
 
-/// What [`Env::verify_streamed`] hands to [`Env::stream_compare`].
+/// The layer and step [`Env::verify_streamed`] compares, handed on to [`Env::stream_compare`].
+#[derive(Clone, Copy)]
 struct StreamArgs<'a, 'p> {
     index: usize,
     source: &'a StepSource,
@@ -830,6 +831,7 @@ struct StreamArgs<'a, 'p> {
     platform: &'a str,
     version: Option<&'static str>,
     builder: BuilderKind,
+    ctx_perm: u32,
     base_params: &'a dyn Fn(&'static Profile) -> Params<'p>,
     open: rebuild::Opener<'a>,
 }
@@ -1514,7 +1516,7 @@ impl Env<'_> {
             };
             p
         };
-        let gave_up = match self.verify_streamed(
+        let gave_up = match self.verify_streamed(StreamArgs {
             index,
             source,
             published,
@@ -1522,9 +1524,9 @@ impl Env<'_> {
             version,
             builder,
             ctx_perm,
-            &base_params,
-            &open,
-        )? {
+            base_params: &base_params,
+            open: &open,
+        })? {
             StreamedAttempt::Reproduced(report) => return Ok(*report),
             StreamedAttempt::NotApplicable => None,
             StreamedAttempt::GaveUp(why) => Some(why),
@@ -1916,19 +1918,15 @@ impl Env<'_> {
     /// The streamed comparison ([`crate::streamed`]) of a published layer stored uncompressed
     /// on disk: its headers are read, the source is unpacked once with its bodies hashed in
     /// layer order, and each candidate's headers are compared with the published ones.
-    #[allow(clippy::too_many_arguments)]
-    fn verify_streamed<'p>(
-        &self,
-        index: usize,
-        source: &StepSource,
-        published: &chain::Layer,
-        platform: &str,
-        version: Option<&'static str>,
-        builder: BuilderKind,
-        ctx_perm: u32,
-        base_params: &dyn Fn(&'static Profile) -> Params<'p>,
-        open: rebuild::Opener<'_>,
-    ) -> Result<StreamedAttempt, Error> {
+    fn verify_streamed(&self, args: StreamArgs<'_, '_>) -> Result<StreamedAttempt, Error> {
+        let StreamArgs {
+            source,
+            published,
+            builder,
+            ctx_perm,
+            open,
+            ..
+        } = args;
         let blob_digest = published.blob.digest.to_string();
         // a layer stored uncompressed has its diff_id for blob digest
         if !self.req.streamed
@@ -1970,16 +1968,7 @@ impl Env<'_> {
                 None => Ok(()),
             };
             let attempt = self.stream_compare(
-                StreamArgs {
-                    index,
-                    source,
-                    published,
-                    platform,
-                    version,
-                    builder,
-                    base_params,
-                    open,
-                },
+                args,
                 layer,
                 started,
                 &|| {
@@ -2004,17 +1993,7 @@ impl Env<'_> {
         hashed: &mut dyn FnMut() -> Result<(), Error>,
     ) -> Result<StreamedAttempt, Error> {
         use crate::streamed::{Plan, ShapeCheck, Streamer};
-        let StreamArgs {
-            index,
-            source,
-            published,
-            platform,
-            version,
-            builder,
-            base_params,
-            open,
-        } = args;
-        let blob_digest = published.blob.digest.to_string();
+        let blob_digest = args.published.blob.digest.to_string();
         // a broken published layer is reported by the full scan
         let shaped = match layerscan::scan_shape(layer, self.req.read_limits.clone(), SHAPE_LIMIT) {
             Ok(Some(s)) => s,
@@ -2039,21 +2018,21 @@ impl Env<'_> {
         // most plausible one does
         let candidates: Vec<&'static Profile> = match self.req.profile {
             ProfileChoice::Named(p) => vec![p],
-            ProfileChoice::Auto => rank_profiles(&scan, version, builder),
+            ProfileChoice::Auto => rank_profiles(&scan, args.version, args.builder),
         };
         let Some(&unpack_as) = candidates.first() else {
             return Ok(StreamedAttempt::NotApplicable);
         };
-        let mut params = base_params(unpack_as);
+        let mut params = (args.base_params)(unpack_as);
         params.bodies = Bodies::Lengths;
         headers_read();
         let mut streamer = Streamer::new(&plan, self.memory_budget);
-        let unpacked = rebuild::unpack_started(started, open, &params, &mut streamer);
+        let unpacked = rebuild::unpack_started(started, args.open, &params, &mut streamer);
         let streamed = streamer.finish();
         // the report names the source's digest
         hashed()?;
         let unpacked = unpacked.map_err(|e| Error::Rebuild {
-            path: source.path.clone(),
+            path: args.source.path.clone(),
             source: e,
         })?;
         // a refusal, or a source copied as it is, is for the full comparison
@@ -2072,7 +2051,7 @@ impl Env<'_> {
             Err(why) => return Ok(StreamedAttempt::GaveUp(why)),
         };
         let key = rebuild::unpack_key(unpack_as);
-        let copied_mtime = copied_file_mtime(&scan, source.name.as_bytes());
+        let copied_mtime = copied_file_mtime(&scan, args.source.name.as_bytes());
         let mut tried = Vec::new();
         let mut matched = None;
         // candidates that unpack differently need the source again: the full comparison
@@ -2081,7 +2060,7 @@ impl Env<'_> {
             .copied()
             .filter(|p| rebuild::unpack_key(p) == key)
         {
-            let params = self.params_for(profile, base_params, &scan);
+            let params = self.params_for(profile, args.base_params, &scan);
             let mut check = ShapeCheck::new(&plan, &streamed.ids);
             let entries = rebuild::emit(&mut prepared, &params, &mut check).ok();
             let same = entries.is_some() && check.same();
@@ -2121,7 +2100,7 @@ impl Env<'_> {
             &mut inferred,
         );
         // the shape scan hashed nothing: no computed diff_id
-        let published_info = PublishedLayer::new(published, Compression::Identity, &scan);
+        let published_info = PublishedLayer::new(args.published, Compression::Identity, &scan);
         let notes = vec![
             "compared streamed: the published layer's headers were read and its bodies \
              skipped; our layer, hashed as the source streamed past, has the digest the \
@@ -2130,9 +2109,9 @@ impl Env<'_> {
         ];
         self.reproduced(
             Match {
-                index,
-                step: source.info.clone(),
-                published,
+                index: args.index,
+                step: args.source.info.clone(),
+                published: args.published,
                 published_info,
                 compression: Compression::Identity,
                 profile,
@@ -2142,7 +2121,7 @@ impl Env<'_> {
                 notes,
                 hazards,
             },
-            platform,
+            args.platform,
         )
         .map(|r| StreamedAttempt::Reproduced(Box::new(r)))
     }

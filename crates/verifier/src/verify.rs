@@ -817,6 +817,19 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
 /// 10⁵ files has some 100 MB of headers at most, a Debian minbase 6 MB.
 const SHAPE_LIMIT: usize = 64 << 20;
 
+/// The result of a worker thread of a scope; a thread that panicked is a temporary failure
+/// named after `what` the thread did.
+fn joined<T>(
+    t: std::thread::ScopedJoinHandle<'_, Result<T, Error>>,
+    what: &str,
+) -> Result<T, Error> {
+    t.join().unwrap_or_else(|_| {
+        Err(Error::Temp(io::Error::other(format!(
+            "{what} thread failed"
+        ))))
+    })
+}
+
 /// How far (in [`layerproof_archive::ahead::CHUNK`]s, 24 MiB) a source's decompression may
 /// run ahead while the published layer's headers are read before the unpack: about what
 /// zlib inflates of a rootfs in the time the headers of a large layer take.
@@ -1078,10 +1091,7 @@ impl Env<'_> {
         let (scanned, ours) = std::thread::scope(|s| {
             let t = s.spawn(|| self.scan_published(&published.blob, &what));
             let ours = open_rootfs();
-            let scanned = t
-                .join()
-                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("scanner thread failed"))));
-            (scanned, ours)
+            (joined(t, "scanner"), ours)
         });
         let (scan, compression) = scanned?;
         let (ours, src_compression) = ours?;
@@ -1537,12 +1547,8 @@ impl Env<'_> {
             let mut p = base_params(first_guess);
             p.bodies = Bodies::Digests; // see the candidate loop
             let first = rebuild::unpack(&open, &p).map_err(rebuild_err);
-            let scanned = published_thread
-                .join()
-                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("scanner thread failed"))));
-            let hashed = hash_thread
-                .join()
-                .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("hash thread failed"))));
+            let scanned = joined(published_thread, "scanner");
+            let hashed = joined(hash_thread, "hash");
             (scanned.and_then(|s| hashed.map(|()| s)), first)
         });
         let (scan, compression) = scanned?;
@@ -1958,15 +1964,12 @@ impl Env<'_> {
                 crate::pipeline::yield_to_pipeline();
                 self.hash_source(source, ctx_perm, builder)
             }));
+            // a source that cannot be opened here fails again, with its error, when the unpack
+            // opens it
             let started = open().ok().and_then(|src| {
                 source::Started::spawn(s, src, &self.req.limits.decompress, EARLY_DEPTH).ok()
             });
-            let mut hashed = || match hash_thread.take() {
-                Some(t) => t
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::Temp(io::Error::other("hash thread failed")))),
-                None => Ok(()),
-            };
+            let mut hashed = || hash_thread.take().map_or(Ok(()), |t| joined(t, "hash"));
             let attempt = self.stream_compare(
                 args,
                 layer,

@@ -230,22 +230,28 @@ fn fits_in_base256(len: usize, x: i64) -> bool {
 /// not fit is written as zero (`0000000\0`).
 pub fn format_octal(field: &mut [u8], x: i64) {
     let x = if fits_in_octal(field.len(), x) { x } else { 0 };
-    // octal digits right-aligned in a buffer of zeros (x >= 0 here: at most 21 digits)
-    let mut digits = [b'0'; 24];
-    let mut at = digits.len();
+    // x >= 0 here: at most 21 octal digits
+    let mut buf = [0u8; 22];
+    let mut at = buf.len();
     let mut v = x.unsigned_abs();
-    while v > 0 {
+    loop {
         at -= 1;
-        digits[at] = b'0' + (v & 7) as u8;
+        buf[at] = b'0' + (v & 7) as u8;
         v >>= 3;
+        if v == 0 {
+            break;
+        }
     }
-    let width = field.len().saturating_sub(1).max(digits.len() - at).max(1);
-    if width <= digits.len() {
-        format_string(field, &digits[digits.len() - width..]);
-    } else {
-        let mut padded = vec![b'0'; width - (digits.len() - at)];
-        padded.extend_from_slice(&digits[at..]);
-        format_string(field, &padded);
+    let digits = &buf[at..];
+    // zero-padded to len - 1 digits, then the NUL; a value that fits always leaves room for
+    // them but for a zero in a one-byte field, which is "0" without its NUL
+    match field.len().checked_sub(1 + digits.len()) {
+        Some(pad) => {
+            field[..pad].fill(b'0');
+            field[pad..pad + digits.len()].copy_from_slice(digits);
+            field[pad + digits.len()] = 0;
+        }
+        None => format_string(field, digits),
     }
 }
 

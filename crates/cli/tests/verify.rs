@@ -253,3 +253,24 @@ fn limits_apply_to_verify_and_name_their_flag() {
         "said once: {err}"
     );
 }
+
+/// Every command's limits come last, under their own heading: an option declared after the
+/// flattened limits would be listed as one of them.
+#[test]
+fn help_lists_only_limits_under_the_limits_heading() {
+    for cmd in ["verify", "inspect", "rebuild", "unpack"] {
+        let (code, out, _) = layerproof(&[cmd, "--help"]);
+        assert_eq!(code, 0, "{cmd} --help");
+        let (_, limits) = out
+            .split_once("Limits (untrusted input):")
+            .unwrap_or_else(|| panic!("{cmd} --help has no limits heading:\n{out}"));
+        let limits = limits.split("Examples:").next().unwrap_or_default();
+        let flags: Vec<&str> = limits
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("--"))
+            .filter_map(|l| l.split([' ', '=', '<']).next())
+            .filter(|f| !f.starts_with("max-") && *f != "memory-budget")
+            .collect();
+        assert!(flags.is_empty(), "{cmd}: not limits: {flags:?}");
+    }
+}

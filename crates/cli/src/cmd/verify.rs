@@ -96,10 +96,9 @@ pub struct Args {
     /// in a temporary directory removed when the run ends).
     #[arg(long)]
     pub no_cache: bool,
-    #[command(flatten)]
-    pub limits: crate::limits::Limits,
-    /// Do not re-encode compressed layers to reach level blob (saves one compression pass
-    /// per layer; the verdict then stops at level diff_id).
+    /// Do not re-encode compressed layers to reach level blob: the verdict then stops at level
+    /// diff_id. The re-encoding is one compression pass per layer — for a gzip blob written by
+    /// Docker (Go's compress/flate), most of a registry verify's CPU time.
     #[arg(long)]
     pub skip_blob: bool,
     /// Read every published layer whole. By default a layer stored uncompressed in a local
@@ -112,6 +111,9 @@ pub struct Args {
     /// Hide the progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    // Last: its help heading applies to the options after it.
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
 }
 
 /// Progress on standard error: a spinner per step, a bar per blob download.

@@ -267,7 +267,10 @@ fn help_lists_only_limits_under_the_limits_heading() {
         let limits = limits.split("Examples:").next().unwrap_or_default();
         let flags: Vec<&str> = limits
             .lines()
-            .filter_map(|l| l.trim_start().strip_prefix("--"))
+            .map(str::trim_start)
+            // option lines: `--long …` or `-s, --long …`
+            .filter(|l| l.starts_with('-'))
+            .filter_map(|l| l.split_once("--").map(|(_, rest)| rest))
             .filter_map(|l| l.split([' ', '=', '<']).next())
             .filter(|f| !f.starts_with("max-") && *f != "memory-budget")
             .collect();

@@ -1,7 +1,7 @@
 //! The Dockerfile frontend: parse, then evaluate for both builders.
 #![no_main]
 
-use layerproof_verifier::dockerfile::{self, BuildOptions, BuilderKind, Platform};
+use layerproof_dockerfile::{self as dockerfile, BuildOptions, BuilderKind, Platform};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

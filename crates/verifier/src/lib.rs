@@ -2,7 +2,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod dockerfile;
+/// The Dockerfile frontend (`layerproof-dockerfile`), under the path the verifier has used for it.
+pub use layerproof_dockerfile as dockerfile;
 
 pub mod blob;
 pub mod checksum;

@@ -1,16 +1,25 @@
-//! Dockerfile frontend for `FROM scratch` images.
+//! A Dockerfile frontend for `FROM scratch` images: what BuildKit and the classic builder would
+//! write for a Dockerfile, without building anything.
 //!
 //! [`parse`] turns Dockerfile text into a typed [`Dockerfile`] (no expansion);
 //! [`evaluate`] runs it for one builder ([`BuilderKind::Buildkit`] or
 //! [`BuilderKind::Classic`]) with build args and a platform, and returns per
-//! stage the image config and history that builder would write, the
-//! layer-producing ADD/COPY steps, or an [`OutOfScope`] value for anything
-//! that needs to run code (`RUN`) or a real base image. Pure: the only file
-//! access is [`Context::read_dir`], which walks a context directory without
-//! following symlinks.
+//! stage the image config and history that builder would write
+//! ([`ImageModel`]), the layer-producing ADD/COPY steps ([`CopyStep`]), or an
+//! [`OutOfScope`] value for anything that needs to run code (`RUN`) or a real
+//! base image. Docker's refusals are [`Error`] values worded like Docker's.
+//!
+//! **What it never does:** run a command, pull or read a base image, touch
+//! the network, or read a file other than through [`Context::read_dir`],
+//! which walks a build-context directory without following symlinks (the rest
+//! is pure: same input, same output; no clock, host or locale). It never
+//! panics, whatever the input (fuzzed: `fuzz/fuzz_targets/dockerfile.rs`).
+//! It models the image configuration and the list of sources; writing the
+//! layer bytes is `layerproof-layer`'s job, checking a published image is
+//! `layerproof-verifier`'s.
 //!
 //! ```
-//! use layerproof_verifier::dockerfile::{self, BuildOptions, BuilderKind, Platform, StageOutcome};
+//! use layerproof_dockerfile::{self as dockerfile, BuildOptions, BuilderKind, Platform, StageOutcome};
 //! let df = dockerfile::parse("FROM scratch\nADD rootfs.tar.gz /\nCMD [\"bash\"]\n").unwrap();
 //! let opts = BuildOptions {
 //!     builder: BuilderKind::Buildkit,
@@ -64,7 +73,7 @@
 //!   not need.
 //! * `.dockerignore` and source globs: see [`context`].
 //!
-//! # Known deviations
+//! # Deviations from BuildKit and the classic builder
 //! * Heredocs (`<<EOF`) are rejected with [`Error::Unsupported`].
 //! * Remote sources (http(s), git) are [`Error::Unsupported`]; `--checksum`
 //!   therefore always errors, as it does for local sources in BuildKit.
@@ -80,6 +89,8 @@
 //!   Rust's `is_alphabetic` and a table of decimal-digit blocks.
 //! * JSON arrays with lone UTF-16 surrogates are treated as shell form (Go
 //!   decodes them to U+FFFD).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod context;
 pub mod eval;

@@ -4,7 +4,7 @@
 //! `Identical` must have read exactly Go's bytes for the stream it decoded.
 #![no_main]
 
-use layerproof_layer::compress::{fingerprint, go};
+use layerproof_compress::{fingerprint, go};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

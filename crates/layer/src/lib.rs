@@ -52,7 +52,6 @@
 #![deny(missing_docs)]
 
 pub mod compare;
-pub mod compress;
 pub mod names;
 pub mod profile;
 pub mod tarheader;

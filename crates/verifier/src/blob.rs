@@ -2,7 +2,7 @@
 //! digests.
 //!
 //! The published gzip blob is fingerprinted (header fields, member and block structure; see
-//! [`layerproof_layer::compress::fingerprint`]), and the likeliest compressors we can reproduce
+//! [`layerproof_compress::fingerprint`]), and the likeliest compressors we can reproduce
 //! exactly — Go's `compress/gzip` (what Docker engines push), pigz (debuerreotype's
 //! `pigz --best --no-time`), GNU gzip `-n`, a plain zlib stream behind the blob's own header
 //! (Python's `gzip`) — re-encode our layer. The compressor's own
@@ -11,9 +11,9 @@
 
 use std::io::{self, Read, Write};
 
+use layerproof_compress::fingerprint::{self, Compressor, Fingerprint};
+use layerproof_compress::{gnu_gzip, go, pigz, zlib};
 use layerproof_layer::HashingWriter;
-use layerproof_layer::compress::fingerprint::{self, Compressor, Fingerprint};
-use layerproof_layer::compress::{gnu_gzip, go, pigz, zlib};
 use serde::Serialize;
 
 /// At most this many compressors are tried (each is a full compression of the layer).

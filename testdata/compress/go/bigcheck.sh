@@ -13,7 +13,7 @@ LEVELS="${LEVELS:--2 -1 0 1 2 3 4 5 6 7 8 9}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 (cd "$here/gogzip" && GOFLAGS=-mod=mod GOCACHE="$work/gocache" "$GO" build -o "$work/gogzip" .)
-(cd "$repo" && cargo build -q --release -p layerproof-layer --example go_gzip)
+(cd "$repo" && cargo build -q --release -p layerproof-compress --example go_gzip)
 ours="${CARGO_TARGET_DIR:-$repo/target}/release/examples/go_gzip"
 echo "# $("$work/gogzip" -version) vs layerproof compress::go; $(date -u +%Y-%m-%d)"
 printf '%-28s %5s %12s %-64s %8s %8s %s\n' file level gzip_bytes sha256 go_s ours_s result

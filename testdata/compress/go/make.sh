@@ -6,7 +6,7 @@
 #                                           # another Go: compare against expected.tsv only
 #
 # Inputs are not committed (except real-tar.tar.xz): they are generated deterministically by
-# crates/layer/tests/go_gzip/inputs.rs, run here through the `go_gzip` example. Every input is
+# crates/compress/tests/it/go_gzip/inputs.rs, run here through the `go_gzip` example. Every input is
 # compressed by gogzip/ (Go's gzip.NewWriterLevel, zero Header, 32 KiB writes) at each level;
 # Go's own chunk independence is checked on the way (writes of 1, 7 and 1 MiB bytes must give
 # the same bytes as 32 KiB writes).
@@ -32,7 +32,7 @@ if [[ ! -f "$here/real-tar.tar.xz" ]]; then
 fi
 
 mkdir -p "$work/in"
-(cd "$repo" && cargo run -q --release -p layerproof-layer --example go_gzip -- inputs "$work/in")
+(cd "$repo" && cargo run -q --release -p layerproof-compress --example go_gzip -- inputs "$work/in")
 xz -dc "$here/real-tar.tar.xz" > "$work/in/real-tar"
 
 # Levels -2, 0, 1, 6 and 9 for every input; also -1 (Docker's DefaultCompression, the same

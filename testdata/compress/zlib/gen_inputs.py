@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic inputs for the zlib-family fixtures.
 
-The same recipes are implemented in crates/layer/tests/zlib_family.rs (fn input), so the tests
+The same recipes are implemented in crates/compress/tests/it/zlib_family.rs (fn input), so the tests
 regenerate every input instead of committing it; cases.tsv records each input's sha256.
 Usage: gen_inputs.py OUTDIR  (writes OUTDIR/<name> and prints "name<TAB>recipe" lines)
 """

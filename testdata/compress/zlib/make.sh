@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the zlib-family fixtures with the machine's real pigz and GNU gzip.
 #
-# Inputs come from gen_inputs.py (deterministic; crates/layer/tests/zlib_family.rs regenerates
+# Inputs come from gen_inputs.py (deterministic; crates/compress/tests/it/zlib_family.rs regenerates
 # them the same way) plus tar-small.tar (a small real tar, committed). For every input and every
 # variant, cases.tsv records the input's size and sha256 and the real tool's output size and
 # sha256; outputs of at most 48 KiB are committed under out/ for byte-level comparison and

@@ -12,13 +12,13 @@
 //! remains of the state is the buffer (which 64 KiB of the stream it holds follows from the
 //! offset alone: see [`ChainMatcher::buffer_origin`]) and the hash chains, which inserting
 //! every position of the preceding 32 KiB window rebuilds: entries older than the window are
-//! never followed. [`fingerprint`](crate::compress::fingerprint) records such blocks
+//! never followed. [`fingerprint`](crate::fingerprint) records such blocks
 //! ([`ResumePoint`]) while it decodes the blob.
 //!
 //! **The check.** Cut the stream at resume points into chunks of about [`CHUNK_TARGET`]
 //! bytes, as the points arrive: they can come from the same pass that decodes the blob and
 //! produces the stream
-//! ([`fingerprint_streaming`](crate::compress::fingerprint::fingerprint_streaming)). Each
+//! ([`fingerprint_streaming`](crate::fingerprint::fingerprint_streaming)). Each
 //! chunk's encoder is started from the rebuilt state at its first point, runs until it ends a
 //! block at the next point, and its bits must equal the blob's bits between the two
 //! points. By induction over the chunks this equals one sequential run: if chunks `0..k`
@@ -46,7 +46,7 @@ use super::bits::BitWriter;
 use super::block::{BlockEncoder, stored_block};
 use super::chain::{ChainMatcher, Params};
 use super::{DEFAULT_COMPRESSION, gzip_header};
-use crate::compress::fingerprint::ResumePoint;
+use crate::fingerprint::ResumePoint;
 
 /// Uncompressed bytes per chunk aimed at.
 pub const CHUNK_TARGET: u64 = 4 << 20;

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use layerproof_layer::compress::fingerprint;
-use layerproof_layer::compress::go::{self, FlateWriter, GzipWriter};
+use layerproof_compress::fingerprint;
+use layerproof_compress::go::{self, FlateWriter, GzipWriter};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
-#[path = "go_gzip/inputs.rs"]
 mod inputs;
 
 fn fixtures() -> PathBuf {

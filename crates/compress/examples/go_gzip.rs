@@ -1,8 +1,8 @@
 //! `go_gzip`: our Go-exact gzip from the command line, for comparing against real Go.
 //!
 //! ```text
-//! cargo run --release -p layerproof-layer --example go_gzip -- [-level N] [-chunk N] [-raw] < in > out.gz
-//! cargo run --release -p layerproof-layer --example go_gzip -- inputs DIR   # the fixture inputs
+//! cargo run --release -p layerproof-compress --example go_gzip -- [-level N] [-chunk N] [-raw] < in > out.gz
+//! cargo run --release -p layerproof-compress --example go_gzip -- inputs DIR   # the fixture inputs
 //! ```
 //!
 //! Flags mirror `testdata/compress/go/gogzip` (the Go program), so a shell loop can run both.
@@ -10,9 +10,9 @@
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
-use layerproof_layer::compress::go::{DEFAULT_COMPRESSION, FlateWriter, GzipWriter};
+use layerproof_compress::go::{DEFAULT_COMPRESSION, FlateWriter, GzipWriter};
 
-#[path = "../tests/go_gzip/inputs.rs"]
+#[path = "../tests/it/go_gzip/inputs.rs"]
 mod inputs;
 
 fn main() -> ExitCode {

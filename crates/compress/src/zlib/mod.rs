@@ -21,10 +21,10 @@
 //! * [`compress_gzip`]: a gzip member holding one plain zlib stream behind a given header —
 //!   what zlib-based writers such as Python's `gzip` module produce (take the header from the
 //!   published blob with
-//!   [`GzipHeader::to_bytes`](crate::compress::fingerprint::GzipHeader::to_bytes)).
+//!   [`GzipHeader::to_bytes`](crate::fingerprint::GzipHeader::to_bytes)).
 //!
 //! ```
-//! use layerproof_layer::compress::zlib::{Deflater, Flavour};
+//! use layerproof_compress::zlib::{Deflater, Flavour};
 //!
 //! let mut d = Deflater::new(9, Flavour::Zlib).unwrap();
 //! d.write(b"hello hello hello hello\n");

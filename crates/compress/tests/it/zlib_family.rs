@@ -8,8 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use layerproof_layer::compress::zlib::{self, Deflater, Encoder, Error, Flavour};
-use layerproof_layer::compress::{gnu_gzip, pigz};
+use layerproof_compress::zlib::{self, Deflater, Encoder, Error, Flavour};
+use layerproof_compress::{gnu_gzip, pigz};
 use sha2::{Digest, Sha256};
 
 fn dir() -> PathBuf {

@@ -22,7 +22,7 @@
 //! Not modelled: `--independent`, `--rsyncable`, levels 0 and 11 (zopfli), zlib/zip framing.
 //!
 //! ```
-//! use layerproof_layer::compress::pigz::{self, Options};
+//! use layerproof_compress::pigz::{self, Options};
 //!
 //! let gz = pigz::compress(&b"hello\n"[..], Vec::new(), &Options::best()).unwrap();
 //! assert_eq!(&gz[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);

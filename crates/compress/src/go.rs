@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::io::Write;
-//! use layerproof_layer::compress::go::{DEFAULT_COMPRESSION, GzipWriter};
+//! use layerproof_compress::go::{DEFAULT_COMPRESSION, GzipWriter};
 //!
 //! let mut w = GzipWriter::new(Vec::new(), DEFAULT_COMPRESSION)?;
 //! w.write_all(b"hello\n")?;
@@ -77,7 +77,7 @@
 
 //! # Evidence
 //!
-//! * `tests/go_gzip.rs`: 262 (input, level) cases from `testdata/compress/go/make.sh`
+//! * `tests/it/go_gzip.rs`: 262 (input, level) cases from `testdata/compress/go/make.sh`
 //!   (generated inputs of 0 B – 1 MiB around every threshold, plus a real 2.8 MB tar) are
 //!   byte-identical to Go; a proptest shows chunking independence; and the blobs that
 //!   Docker 20.10 and 26.1 pushed to a registry for a `FROM scratch`/`ADD` image are
@@ -107,7 +107,7 @@
 //! (where the lazy matcher's state is the data alone; see the `parallel` module). On the
 //! minbase tar at level 6, 2 threads checked it in 3.9 s against 6.3 s for one sequential
 //! run, fingerprint included; all six lazy levels came out identical
-//! (`tests/go_gzip.rs`, `parallel_check_big_input`).
+//! (`tests/it/go_gzip.rs`, `parallel_check_big_input`).
 //!
 //! Memory per writer is fixed: a 64 KiB buffer, the 2¹⁷-entry hash head and 2¹⁵-entry chain
 //! tables (640 KiB), ≤ 16 385 tokens, and up to ~130 KiB of pending output.

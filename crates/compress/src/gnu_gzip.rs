@@ -5,7 +5,7 @@
 //! GNU gzip's own deflate ([`Flavour::GnuGzip`]), then CRC-32 and the size mod 2³².
 //!
 //! ```
-//! use layerproof_layer::compress::gnu_gzip;
+//! use layerproof_compress::gnu_gzip;
 //!
 //! let gz = gnu_gzip::compress(&b"hello\n"[..], Vec::new(), 9).unwrap();
 //! assert_eq!(&gz[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);

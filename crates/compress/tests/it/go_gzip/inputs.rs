@@ -1,7 +1,7 @@
 //! The generated inputs of the Go gzip fixtures (`testdata/compress/go/`).
 //!
 //! Deterministic from fixed seeds, so only Go's outputs (or their digests) are committed.
-//! Shared by the test (`tests/go_gzip.rs`) and by the example that `make.sh` runs to write
+//! Shared by the test (`tests/it/go_gzip.rs`) and by the example that `make.sh` runs to write
 //! the inputs for the Go program; `expected.tsv` records each input's sha256, so a change
 //! here cannot go unnoticed.
 

@@ -19,7 +19,7 @@
 //! Scores are heuristics for ordering only: the proof is the re-encoded blob's digest.
 //!
 //! ```
-//! use layerproof_layer::compress::{fingerprint, gnu_gzip};
+//! use layerproof_compress::{fingerprint, gnu_gzip};
 //!
 //! let blob = gnu_gzip::compress(&b"hello, world\n"[..], Vec::new(), 9).unwrap();
 //! let fp = fingerprint::fingerprint(&blob[..]).unwrap();

@@ -34,3 +34,19 @@ pub fn parse_build_args(
     }
     Ok(out)
 }
+
+/// The profile named `name`; the error lists the names (after `choices`, e.g. "use auto or one
+/// of").
+pub fn profile_by_name(
+    name: &str,
+    choices: &str,
+) -> anyhow::Result<&'static layerproof_layer::Profile> {
+    use layerproof_layer::Profile;
+    Profile::by_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
+        anyhow::anyhow!(
+            "--profile {name:?}: unknown; {choices}: {}",
+            names.join(", ")
+        )
+    })
+}

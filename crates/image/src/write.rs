@@ -20,6 +20,8 @@
 //!   `<diff_id hex>/layer.tar`. Tar members are USTAR with mode 0644, owner 0:0 and mtime 0,
 //!   so the archive depends only on its contents.
 //!
+//! [`ImageWriter`] writes either, chosen by a [`Target`].
+//!
 //! Both writers check that the config's `rootfs.diff_ids` equal the layers written, in order,
 //! as `docker load` does.
 use std::fs::{self, File};
@@ -441,6 +443,93 @@ impl DockerArchiveWriter {
             layers: blobs,
             path: self.path,
         })
+    }
+}
+
+/// Where an image is written: an OCI layout directory or a `docker save` archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `oci:DIR`: an OCI image layout (DIR must not exist or be empty).
+    Oci(PathBuf),
+    /// `docker-archive:FILE`: what `docker save` writes and `docker load` reads.
+    DockerArchive(PathBuf),
+}
+
+impl Target {
+    /// `oci` or `docker-archive`: the transport's name, as in an image reference.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Oci(_) => "oci",
+            Target::DockerArchive(_) => "docker-archive",
+        }
+    }
+
+    /// The directory or file written.
+    pub fn path(&self) -> &Path {
+        match self {
+            Target::Oci(p) | Target::DockerArchive(p) => p,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind(), self.path().display())
+    }
+}
+
+/// An image being written to a [`Target`], in either format.
+#[derive(Debug)]
+pub enum ImageWriter {
+    /// An OCI layout.
+    Oci(OciWriter),
+    /// A `docker save` archive.
+    DockerArchive(DockerArchiveWriter),
+}
+
+impl ImageWriter {
+    /// Starts writing to `target` ([`OciWriter::create`], [`DockerArchiveWriter::create`]).
+    pub fn create(target: &Target) -> Result<ImageWriter, Error> {
+        Ok(match target {
+            Target::Oci(dir) => ImageWriter::Oci(OciWriter::create(dir)?),
+            Target::DockerArchive(file) => {
+                ImageWriter::DockerArchive(DockerArchiveWriter::create(file)?)
+            }
+        })
+    }
+
+    /// A writer for the next layer. A docker-archive stores layers uncompressed whatever
+    /// `compression` says, as `docker save` does.
+    pub fn layer(&self, compression: LayerCompression) -> Result<LayerWriter, Error> {
+        match self {
+            ImageWriter::Oci(o) => o.layer(compression),
+            ImageWriter::DockerArchive(d) => d.layer(),
+        }
+    }
+
+    /// Finishes a layer written through [`ImageWriter::layer`].
+    pub fn add_layer(&mut self, w: LayerWriter) -> Result<LayerBlob, Error> {
+        match self {
+            ImageWriter::Oci(o) => o.add_layer(w),
+            ImageWriter::DockerArchive(d) => d.add_layer(w),
+        }
+    }
+
+    /// Writes the config and the manifest. The platform is recorded in an OCI index; the tag
+    /// becomes the OCI ref name or the archive's only `RepoTags` entry.
+    pub fn finish(
+        self,
+        config: &[u8],
+        platform: &Platform,
+        tag: Option<&str>,
+    ) -> Result<Written, Error> {
+        match self {
+            ImageWriter::Oci(o) => o.finish(config, Some(platform), tag),
+            ImageWriter::DockerArchive(d) => {
+                let tags: Vec<String> = tag.iter().map(|t| t.to_string()).collect();
+                d.finish(config, &tags)
+            }
+        }
     }
 }
 

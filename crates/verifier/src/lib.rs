@@ -6,6 +6,7 @@
 pub use layerproof_dockerfile as dockerfile;
 
 pub mod blob;
+pub mod build;
 pub mod checksum;
 pub mod classic_hash;
 pub mod config;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector};
-use layerproof_layer::Profile;
+use layerproof_verifier::build;
 use layerproof_verifier::report::{self, Style};
 use layerproof_verifier::verify::{self, ProfileChoice, Request, Verdict};
 
@@ -256,14 +256,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let profile = if args.profile == "auto" {
         ProfileChoice::Auto
     } else {
-        ProfileChoice::Named(Profile::by_name(&args.profile).ok_or_else(|| {
-            let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
-            anyhow::anyhow!(
-                "--profile {:?}: unknown; use auto or one of: {}",
-                args.profile,
-                names.join(", ")
-            )
-        })?)
+        ProfileChoice::Named(crate::util::profile_by_name(
+            &args.profile,
+            "use auto or one of",
+        )?)
     };
     if rootfs.is_none() && !args.dockerfile.is_file() {
         bail!(
@@ -271,12 +267,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             args.dockerfile.display()
         );
     }
-    let context = args.context.clone().unwrap_or_else(|| {
-        args.dockerfile
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), PathBuf::from)
-    });
+    let context = args
+        .context
+        .clone()
+        .unwrap_or_else(|| build::model::default_context(&args.dockerfile));
     let mut open = OpenOptions::default();
     open.registry.insecure_registries = args.insecure_registry.clone();
     // Held until the run ends: the blobs of this run only, when the user's cache is not used.

@@ -13,6 +13,7 @@ pub mod config;
 
 pub mod conformance;
 pub mod explain;
+pub mod import;
 pub mod infer;
 pub mod layerscan;
 pub mod rebuild;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector};
-use layerproof_verifier::build;
 use layerproof_verifier::report::{self, Style};
 use layerproof_verifier::verify::{self, ProfileChoice, Request, Verdict};
+use layerproof_verifier::{build, import};
 
 use crate::Outcome;
 
@@ -187,53 +187,37 @@ impl verify::Progress for Bars {
 
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    // Held until the run ends: the blobs of this run only, when the user's cache is not used.
+    let (req, run_cache) = request(&args)?;
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let report = if show_progress {
+        let bars = Bars::new();
+        let r = verify::verify(&req, &bars);
+        bars.clear();
+        r?
+    } else {
+        verify::verify(&req, &verify::NoProgress)?
+    };
+    drop(run_cache);
+    render(&args, &report)?;
+    Ok(if report.verdict == Verdict::Reproduced {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
+}
+
+/// The library's request from the arguments, and the temporary blob directory of --no-cache.
+fn request(args: &Args) -> anyhow::Result<(Request, Option<tempfile::TempDir>)> {
     // a debuerreotype-style directory: the tarball and its oci/ layout side by side
     let (rootfs, layout) = match &args.rootfs {
-        Some(p) if p.is_dir() => {
-            // debian: rootfs.tar.xz; ubuntu: ubuntu-<series>-oci-<arch>-root.tar.gz
-            let mut tarballs: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("--rootfs {}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    let n = f
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    f.is_file()
-                        && n.contains(".tar")
-                        && ![".sha256", ".asc", ".sig", ".gpg", ".manifest"]
-                            .iter()
-                            .any(|x| n.ends_with(x))
-                })
-                .collect();
-            tarballs.sort();
-            let preferred = tarballs.iter().find(|f| {
-                f.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("rootfs.tar"))
-            });
-            let tarball = match (preferred, tarballs.as_slice()) {
-                (Some(t), _) => t.clone(),
-                (None, [one]) => one.clone(),
-                (None, []) => bail!(
-                    "--rootfs {}: no tarball (*.tar*) in this directory",
-                    p.display()
-                ),
-                (None, many) => bail!(
-                    "--rootfs {}: several tarballs, name one: {}",
-                    p.display(),
-                    many.iter()
-                        .map(|t| t.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
-            let oci = p.join("oci");
-            (
-                Some(tarball),
-                oci.join("index.json").is_file().then_some(oci),
-            )
-        }
-        Some(p) => (Some(p.clone()), None),
+        Some(p) => match import::locate(p) {
+            Ok(found) => (Some(found.tarball), found.layout),
+            Err(import::Error::Read { dir, source }) => {
+                return Err(source).with_context(|| format!("--rootfs {}", dir.display()));
+            }
+            Err(e) => bail!("--rootfs {e}"),
+        },
         None => (None, None),
     };
     let image_text = match (&args.image, &layout) {
@@ -273,7 +257,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .unwrap_or_else(|| build::model::default_context(&args.dockerfile));
     let mut open = OpenOptions::default();
     open.registry.insecure_registries = args.insecure_registry.clone();
-    // Held until the run ends: the blobs of this run only, when the user's cache is not used.
     let run_cache = if args.no_cache {
         let dir = tempfile::Builder::new()
             .prefix("layerproof-blobs-")
@@ -302,40 +285,29 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         rootfs,
         limits,
     };
+    Ok((req, run_cache))
+}
 
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let report = if show_progress {
-        let bars = Bars::new();
-        let r = verify::verify(&req, &bars);
-        bars.clear();
-        r?
-    } else {
-        verify::verify(&req, &verify::NoProgress)?
-    };
-    drop(run_cache);
-
+/// Writes the report in the chosen format to --output or standard output.
+fn render(args: &Args, report: &verify::Report) -> anyhow::Result<()> {
     let text = match args.format {
         VerifyFormat::Human => {
             let color = args.output.is_none()
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            report::human(&report, Style::new(color))
+            report::human(report, Style::new(color))
         }
         VerifyFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&report)?;
+            let mut s = serde_json::to_string_pretty(report)?;
             s.push('\n');
             s
         }
-        VerifyFormat::Junit => report::junit(&report),
+        VerifyFormat::Junit => report::junit(report),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("writing the report to {}", path.display()))?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
-    Ok(if report.verdict == Verdict::Reproduced {
-        Outcome::Success
-    } else {
-        Outcome::Negative
-    })
+    Ok(())
 }

@@ -19,6 +19,7 @@ pub mod compression;
 pub mod content;
 pub mod hashing;
 pub mod header;
+pub mod inspect;
 pub mod read;
 pub mod skeleton;
 pub mod source;

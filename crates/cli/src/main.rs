@@ -1,7 +1,8 @@
 //! The `layerproof` command line: parsing, progress and output only.
 //!
 //! Each subcommand lives in `cmd/<name>.rs` with a clap `Args` struct and a
-//! `run(args) -> anyhow::Result<Outcome>` function that calls one library entry point.
+//! `run(args) -> anyhow::Result<Outcome>` function that turns the arguments into a library
+//! request, calls the library function that owns the workflow and renders its result.
 //! Exit codes: 0 proven / buildable, 1 a negative verdict (different, refused), 2 an error
 //! (bad invocation or unreadable input).
 #![forbid(unsafe_code)]

@@ -16,6 +16,7 @@ pub mod explain;
 pub mod import;
 pub mod infer;
 pub mod layerscan;
+pub mod materialise;
 pub mod rebuild;
 pub mod report;
 pub mod streamed;

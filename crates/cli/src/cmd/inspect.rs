@@ -5,12 +5,11 @@ use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use layerproof_archive::source::{self, Added};
+use layerproof_archive::inspect::{self, Inspection, Treatment};
+use layerproof_archive::source;
 use layerproof_archive::unpack::Hazard;
-use serde::Serialize;
 
 use crate::Outcome;
-use layerproof_archive::hashing::HashingReader;
 
 use crate::util::Format;
 
@@ -44,97 +43,19 @@ pub struct Args {
     pub limits: crate::limits::Limits,
 }
 
-/// The JSON report (`layerproof.inspect/v1`).
-#[derive(Debug, Serialize)]
-struct Report {
-    schema: &'static str,
-    file: String,
-    sha256: String,
-    size: u64,
-    /// `archive`, `plain-file` (Docker copies it verbatim), or `refused`.
-    result: &'static str,
-    compression: String,
-    formats: Vec<&'static str>,
-    tar_bytes: u64,
-    entries: u64,
-    by_type: BTreeMap<String, u64>,
-    buildable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refusal: Option<layerproof_archive::unpack::Refusal>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    not_archive_reason: Option<String>,
-    hazards: Vec<Hazard>,
-}
-
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let file = File::open(&args.tarball)
         .with_context(|| format!("cannot open {}", args.tarball.display()))?;
-    let mut hashing = HashingReader::new(BufReader::with_capacity(1 << 20, file));
     let mut opts = source::Options::default();
     args.limits.apply(&mut opts);
     opts.decompress.zstd = !args.no_zstd;
-    let added = source::add(&mut hashing, &opts)
-        .with_context(|| format!("cannot read {}", args.tarball.display()))?;
-    // Hash what the reader did not consume (data after the end-of-archive marker, or the rest
-    // of a plain file) so the digest covers the whole file.
-    io::copy(&mut hashing, &mut io::sink())
-        .with_context(|| format!("cannot read {}", args.tarball.display()))?;
-    let (sha256, size) = hashing.finish();
-    let mut report = Report {
-        schema: "layerproof.inspect/v1",
-        file: args.tarball.display().to_string(),
-        sha256: hex::encode(sha256),
-        size,
-        result: "archive",
-        compression: String::new(),
-        formats: Vec::new(),
-        tar_bytes: 0,
-        entries: 0,
-        by_type: BTreeMap::new(),
-        buildable: true,
-        refusal: None,
-        not_archive_reason: None,
-        hazards: Vec::new(),
-    };
-    match added {
-        Added::PlainFile {
-            compression,
-            reason,
-        } => {
-            report.result = "plain-file";
-            report.compression = compression.to_string();
-            report.not_archive_reason = Some(reason);
-        }
-        Added::Archive(a) => {
-            report.compression = a.compression.to_string();
-            report.tar_bytes = a.tar_bytes;
-            let f = a.formats;
-            for (on, name) in [
-                (f.v7, "v7"),
-                (f.ustar, "ustar"),
-                (f.pax, "pax"),
-                (f.gnu, "gnu"),
-                (f.star, "star"),
-            ] {
-                if on {
-                    report.formats.push(name);
-                }
-            }
-            match a.outcome {
-                Ok(u) => {
-                    report.entries = u.stats.entries;
-                    report.by_type = u.stats.by_type;
-                    report.hazards = u.hazards;
-                }
-                Err(r) => {
-                    report.result = "refused";
-                    report.buildable = false;
-                    report.refusal = Some(r);
-                }
-            }
-        }
-    }
+    let report = inspect::inspect(
+        &args.tarball.display().to_string(),
+        BufReader::with_capacity(1 << 20, file),
+        &opts,
+    )
+    .with_context(|| format!("cannot read {}", args.tarball.display()))?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -151,12 +72,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     })
 }
 
-fn print_human(out: &mut dyn Write, r: &Report, all: bool) -> io::Result<()> {
+fn print_human(out: &mut dyn Write, r: &Inspection, all: bool) -> io::Result<()> {
     writeln!(out, "{}", r.file)?;
     writeln!(out, "  sha256:{}  {} bytes", r.sha256, r.size)?;
     writeln!(out, "  compression: {}", r.compression)?;
     match r.result {
-        "plain-file" => {
+        Treatment::PlainFile => {
             writeln!(
                 out,
                 "  NOT AN ARCHIVE: Docker's ADD copies this file as it is, to /{}",
@@ -170,14 +91,14 @@ fn print_human(out: &mut dyn Write, r: &Report, all: bool) -> io::Result<()> {
             }
             return Ok(());
         }
-        "refused" => {
+        Treatment::Refused => {
             if let Some(refusal) = &r.refusal {
                 writeln!(out, "  NOT BUILDABLE: Docker would fail this ADD")?;
                 writeln!(out, "    {refusal}")?;
             }
             return Ok(());
         }
-        _ => {}
+        Treatment::Archive => {}
     }
     writeln!(
         out,

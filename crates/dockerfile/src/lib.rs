@@ -92,22 +92,28 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod classic;
 pub mod context;
+mod dispatch;
 pub mod eval;
 pub mod gocompat;
 pub mod instructions;
 pub mod lex;
+mod model;
 pub mod parser;
+mod values;
 
 use serde::Serialize;
 
 pub use context::{Context, EntryKind, IgnoreMatcher, ResolvedSource};
-pub use eval::{
-    BuildOptions, BuilderKind, ContainerConfig, CopyStep, Evaluation, HealthConfig, HistoryEntry,
-    ImageModel, OutOfScope, Platform, SOURCE_HASH_PLACEHOLDER, StageOutcome, StageResult, evaluate,
-};
+pub use eval::evaluate;
 pub use instructions::{
     ArgDef, CommandLine, CopyArgs, Dockerfile, Healthcheck, Instruction, KeyValue, Kind, Stage,
+};
+pub use model::{
+    BUILDKIT_COMMENT, BuildOptions, BuilderKind, ContainerConfig, CopyStep, DEFAULT_PATH,
+    Evaluation, HealthConfig, HistoryEntry, ImageModel, OutOfScope, Platform,
+    SOURCE_HASH_PLACEHOLDER, StageOutcome, StageResult,
 };
 
 /// A line range in the Dockerfile (1-based, inclusive).

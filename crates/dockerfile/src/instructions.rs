@@ -395,20 +395,37 @@ fn cmdline(r: &RawInstruction) -> CommandLine {
     }
 }
 
-fn parse_instruction(r: &RawInstruction) -> Result<Instruction, Error> {
-    let e = |message: String| Error::Instruction {
+/// An [`Error::Instruction`] at `r`.
+fn refuse(r: &RawInstruction, message: impl Into<String>) -> Error {
+    Error::Instruction {
         span: r.span,
-        message,
-    };
+        message: message.into(),
+    }
+}
+
+/// The one argument of `r`, or Docker's error naming `name`.
+fn exactly_one(r: &RawInstruction, name: &str) -> Result<String, Error> {
+    match r.args.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(refuse(r, format!("{name} requires exactly one argument"))),
+    }
+}
+
+/// `r`'s arguments, or Docker's error naming `name` when there are none.
+fn at_least_one<'r>(r: &'r RawInstruction, name: &str) -> Result<&'r [String], Error> {
+    if r.args.is_empty() {
+        return Err(refuse(r, format!("{name} requires at least one argument")));
+    }
+    Ok(&r.args)
+}
+
+/// Types one instruction after FROM. Each check comes in the order the builders make it, so
+/// the first error is the one Docker reports.
+fn parse_instruction(r: &RawInstruction) -> Result<Instruction, Error> {
+    let e = |message: String| refuse(r, message);
     let kw = gocompat::to_lower(&r.keyword);
     let args = &r.args;
     let mut flags = Flags::new(&r.flags);
-    let exactly_one = |name: &str| -> Result<String, Error> {
-        if args.len() != 1 {
-            return Err(e(format!("{name} requires exactly one argument")));
-        }
-        Ok(args[0].clone())
-    };
     let kind = match kw.as_str() {
         "env" => {
             flags.parse().map_err(e)?;
@@ -423,88 +440,15 @@ fn parse_instruction(r: &RawInstruction) -> Result<Instruction, Error> {
             }
         }
         "maintainer" => {
-            let m = exactly_one("MAINTAINER")?;
+            let m = exactly_one(r, "MAINTAINER")?;
             flags.parse().map_err(e)?;
             Kind::Maintainer { maintainer: m }
         }
-        "add" | "copy" => {
-            let up = gocompat::to_upper(&kw);
-            if args.len() < 2 {
-                return Err(e(format!(
-                    "{up} requires at least two arguments, but only one was provided. Destination could not be determined"
-                )));
-            }
-            flags.def("chown", FlagType::Str);
-            flags.def("chmod", FlagType::Str);
-            flags.def("link", FlagType::Bool);
-            flags.def("exclude", FlagType::Strs);
-            if kw == "add" {
-                flags.def("keep-git-dir", FlagType::Bool);
-                flags.def("checksum", FlagType::Str);
-                flags.def("unpack", FlagType::Bool);
-            } else {
-                flags.def("from", FlagType::Str);
-                flags.def("parents", FlagType::Bool);
-            }
-            flags.parse().map_err(e)?;
-            let dest = args[args.len() - 1].clone();
-            if super::parser::heredoc_name(&dest).is_some() {
-                return Err(e(format!("{up} cannot accept a heredoc as a destination")));
-            }
-            let c = CopyArgs {
-                sources: args[..args.len() - 1].to_vec(),
-                dest,
-                chown: flags.string("chown").filter(|s| !s.is_empty()),
-                chmod: flags.string("chmod").filter(|s| !s.is_empty()),
-                from: flags.string("from").filter(|s| !s.is_empty()),
-                link: flags.boolean("link").unwrap_or(false),
-                keep_git_dir: flags.boolean("keep-git-dir"),
-                checksum: flags.string("checksum").filter(|s| !s.is_empty()),
-                unpack: flags.boolean("unpack"),
-                exclude: flags.strings("exclude"),
-                parents: flags.boolean("parents").unwrap_or(false),
-            };
-            if kw == "add" {
-                Kind::Add(c)
-            } else {
-                Kind::Copy(c)
-            }
-        }
-        "onbuild" => {
-            if args.is_empty() {
-                return Err(e("ONBUILD requires at least one argument".to_string()));
-            }
-            flags.parse().map_err(e)?;
-            let trig = gocompat::to_upper(args[0].trim());
-            match trig.as_str() {
-                "ONBUILD" => {
-                    return Err(e(
-                        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_string()
-                    ));
-                }
-                "MAINTAINER" | "FROM" => {
-                    return Err(e(format!("{trig} isn't allowed as an ONBUILD trigger")));
-                }
-                _ => {}
-            }
-            // (?i)^\s*ONBUILD\s*
-            let o = r
-                .original
-                .trim_start_matches(['\t', '\n', '\u{c}', '\r', ' ']);
-            let expr = if o.len() >= 7
-                && o.is_char_boundary(7)
-                && o[..7].eq_ignore_ascii_case("onbuild")
-            {
-                o[7..].trim_start_matches(['\t', '\n', '\u{c}', '\r', ' '])
-            } else {
-                o
-            };
-            Kind::Onbuild {
-                expression: expr.to_string(),
-            }
-        }
+        "add" => Kind::Add(copy_args(r, "ADD", &mut flags)?),
+        "copy" => Kind::Copy(copy_args(r, "COPY", &mut flags)?),
+        "onbuild" => onbuild(r, &mut flags)?,
         "workdir" => {
-            let p = exactly_one("WORKDIR")?;
+            let p = exactly_one(r, "WORKDIR")?;
             flags.parse().map_err(e)?;
             Kind::Workdir { path: p }
         }
@@ -520,115 +464,20 @@ fn parse_instruction(r: &RawInstruction) -> Result<Instruction, Error> {
             flags.parse().map_err(e)?;
             Kind::Entrypoint(cmdline(r))
         }
-        "healthcheck" => {
-            if args.is_empty() {
-                return Err(e("HEALTHCHECK requires at least one argument".to_string()));
-            }
-            let typ = gocompat::to_upper(&args[0]);
-            let rest = &args[1..];
-            if typ == "NONE" {
-                if !rest.is_empty() {
-                    return Err(e("HEALTHCHECK NONE takes no arguments".to_string()));
-                }
-                Kind::Healthcheck(Healthcheck {
-                    test: vec![typ],
-                    interval: 0,
-                    timeout: 0,
-                    start_period: 0,
-                    start_interval: 0,
-                    retries: 0,
-                })
-            } else {
-                for f in [
-                    "interval",
-                    "timeout",
-                    "start-period",
-                    "start-interval",
-                    "retries",
-                ] {
-                    flags.def(f, FlagType::Str);
-                }
-                flags.parse().map_err(e)?;
-                if typ != "CMD" {
-                    return Err(e(format!(
-                        "Unknown type \"{typ}\" in HEALTHCHECK (try CMD)"
-                    )));
-                }
-                let cmd: Vec<String> = if rest.is_empty() {
-                    Vec::new()
-                } else if r.json {
-                    rest.to_vec()
-                } else {
-                    vec![rest.join(" ")]
-                };
-                if cmd.is_empty() {
-                    return Err(e("Missing command after HEALTHCHECK CMD".to_string()));
-                }
-                let mut test = vec![if r.json {
-                    "CMD".to_string()
-                } else {
-                    "CMD-SHELL".to_string()
-                }];
-                test.extend(cmd);
-                let dur = |name: &str| -> Result<i64, Error> {
-                    let Some(v) = flags.string(name).filter(|v| !v.is_empty()) else {
-                        return Ok(0);
-                    };
-                    let d = gocompat::parse_duration(&v).map_err(e)?;
-                    if d == 0 {
-                        return Ok(0);
-                    }
-                    if d < 1_000_000 {
-                        return Err(e(format!("Interval \"{name}\" cannot be less than 1ms")));
-                    }
-                    Ok(d)
-                };
-                let retries = match flags.string("retries").filter(|v| !v.is_empty()) {
-                    None => 0,
-                    Some(v) => {
-                        let n: i64 = v
-                            .parse::<i32>()
-                            .map_err(|_| {
-                                e(format!(
-                                    "strconv.ParseInt: parsing {}: invalid syntax",
-                                    gocompat::quote(&v)
-                                ))
-                            })?
-                            .into();
-                        if n < 0 {
-                            return Err(e(format!("--retries cannot be negative ({n})")));
-                        }
-                        n
-                    }
-                };
-                Kind::Healthcheck(Healthcheck {
-                    test,
-                    interval: dur("interval")?,
-                    timeout: dur("timeout")?,
-                    start_period: dur("start-period")?,
-                    start_interval: dur("start-interval")?,
-                    retries,
-                })
-            }
-        }
+        "healthcheck" => Kind::Healthcheck(healthcheck(r, &mut flags)?),
         "expose" => {
-            if args.is_empty() {
-                return Err(e("EXPOSE requires at least one argument".to_string()));
-            }
+            let mut ports = at_least_one(r, "EXPOSE")?.to_vec();
             flags.parse().map_err(e)?;
-            let mut ports = args.clone();
             ports.sort();
             Kind::Expose { ports }
         }
         "user" => {
-            let u = exactly_one("USER")?;
+            let u = exactly_one(r, "USER")?;
             flags.parse().map_err(e)?;
             Kind::User { user: u }
         }
         "volume" => {
-            if args.is_empty() {
-                return Err(e("VOLUME requires at least one argument".to_string()));
-            }
+            let args = at_least_one(r, "VOLUME")?;
             flags.parse().map_err(e)?;
             let mut volumes = Vec::new();
             for v in args {
@@ -641,44 +490,19 @@ fn parse_instruction(r: &RawInstruction) -> Result<Instruction, Error> {
             Kind::Volume { volumes }
         }
         "stopsignal" => Kind::Stopsignal {
-            signal: exactly_one("STOPSIGNAL")?,
+            signal: exactly_one(r, "STOPSIGNAL")?,
         },
-        "arg" => {
-            if args.is_empty() {
-                return Err(e("ARG requires at least one argument".to_string()));
-            }
-            let mut defs = Vec::new();
-            for a in args {
-                match a.split_once('=') {
-                    Some((k, v)) => {
-                        if k.is_empty() {
-                            return Err(e("ARG names can not be blank".to_string()));
-                        }
-                        defs.push(ArgDef {
-                            key: k.to_string(),
-                            default: Some(v.to_string()),
-                        });
-                    }
-                    None => defs.push(ArgDef {
-                        key: a.clone(),
-                        default: None,
-                    }),
-                }
-            }
-            Kind::Arg { args: defs }
-        }
+        "arg" => Kind::Arg { args: arg_defs(r)? },
         "shell" => {
             flags.parse().map_err(e)?;
-            if args.is_empty() {
-                return Err(e("SHELL requires at least one argument".to_string()));
-            }
+            let args = at_least_one(r, "SHELL")?;
             if !r.json {
                 return Err(e(
                     "SHELL requires the arguments to be in JSON form".to_string()
                 ));
             }
             Kind::Shell {
-                shell: args.clone(),
+                shell: args.to_vec(),
             }
         }
         _ => {
@@ -690,4 +514,199 @@ fn parse_instruction(r: &RawInstruction) -> Result<Instruction, Error> {
         original: r.original.clone(),
         kind,
     })
+}
+
+/// ADD or COPY (`up`): sources, destination and the flags each accepts.
+fn copy_args(r: &RawInstruction, up: &str, flags: &mut Flags<'_>) -> Result<CopyArgs, Error> {
+    let args = &r.args;
+    if args.len() < 2 {
+        return Err(refuse(
+            r,
+            format!(
+                "{up} requires at least two arguments, but only one was provided. Destination could not be determined"
+            ),
+        ));
+    }
+    flags.def("chown", FlagType::Str);
+    flags.def("chmod", FlagType::Str);
+    flags.def("link", FlagType::Bool);
+    flags.def("exclude", FlagType::Strs);
+    if up == "ADD" {
+        flags.def("keep-git-dir", FlagType::Bool);
+        flags.def("checksum", FlagType::Str);
+        flags.def("unpack", FlagType::Bool);
+    } else {
+        flags.def("from", FlagType::Str);
+        flags.def("parents", FlagType::Bool);
+    }
+    flags.parse().map_err(|m| refuse(r, m))?;
+    let dest = args[args.len() - 1].clone();
+    if super::parser::heredoc_name(&dest).is_some() {
+        return Err(refuse(
+            r,
+            format!("{up} cannot accept a heredoc as a destination"),
+        ));
+    }
+    Ok(CopyArgs {
+        sources: args[..args.len() - 1].to_vec(),
+        dest,
+        chown: flags.string("chown").filter(|s| !s.is_empty()),
+        chmod: flags.string("chmod").filter(|s| !s.is_empty()),
+        from: flags.string("from").filter(|s| !s.is_empty()),
+        link: flags.boolean("link").unwrap_or(false),
+        keep_git_dir: flags.boolean("keep-git-dir"),
+        checksum: flags.string("checksum").filter(|s| !s.is_empty()),
+        unpack: flags.boolean("unpack"),
+        exclude: flags.strings("exclude"),
+        parents: flags.boolean("parents").unwrap_or(false),
+    })
+}
+
+/// ONBUILD: the trigger is kept as written (after the keyword); ONBUILD, MAINTAINER and FROM
+/// are refused as triggers.
+fn onbuild(r: &RawInstruction, flags: &mut Flags<'_>) -> Result<Kind, Error> {
+    let args = at_least_one(r, "ONBUILD")?;
+    flags.parse().map_err(|m| refuse(r, m))?;
+    let trig = gocompat::to_upper(args[0].trim());
+    match trig.as_str() {
+        "ONBUILD" => {
+            return Err(refuse(
+                r,
+                "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+            ));
+        }
+        "MAINTAINER" | "FROM" => {
+            return Err(refuse(
+                r,
+                format!("{trig} isn't allowed as an ONBUILD trigger"),
+            ));
+        }
+        _ => {}
+    }
+    // (?i)^\s*ONBUILD\s*
+    let o = r
+        .original
+        .trim_start_matches(['\t', '\n', '\u{c}', '\r', ' ']);
+    let expr = if o.len() >= 7 && o.is_char_boundary(7) && o[..7].eq_ignore_ascii_case("onbuild") {
+        o[7..].trim_start_matches(['\t', '\n', '\u{c}', '\r', ' '])
+    } else {
+        o
+    };
+    Ok(Kind::Onbuild {
+        expression: expr.to_string(),
+    })
+}
+
+/// HEALTHCHECK NONE, or CMD with its durations (ns; zero or at least 1ms) and retries.
+fn healthcheck(r: &RawInstruction, flags: &mut Flags<'_>) -> Result<Healthcheck, Error> {
+    let e = |message: String| refuse(r, message);
+    let args = at_least_one(r, "HEALTHCHECK")?;
+    let typ = gocompat::to_upper(&args[0]);
+    let rest = &args[1..];
+    if typ == "NONE" {
+        if !rest.is_empty() {
+            return Err(e("HEALTHCHECK NONE takes no arguments".to_string()));
+        }
+        return Ok(Healthcheck {
+            test: vec![typ],
+            interval: 0,
+            timeout: 0,
+            start_period: 0,
+            start_interval: 0,
+            retries: 0,
+        });
+    }
+    for f in [
+        "interval",
+        "timeout",
+        "start-period",
+        "start-interval",
+        "retries",
+    ] {
+        flags.def(f, FlagType::Str);
+    }
+    flags.parse().map_err(e)?;
+    if typ != "CMD" {
+        return Err(e(format!(
+            "Unknown type \"{typ}\" in HEALTHCHECK (try CMD)"
+        )));
+    }
+    let cmd: Vec<String> = if rest.is_empty() {
+        Vec::new()
+    } else if r.json {
+        rest.to_vec()
+    } else {
+        vec![rest.join(" ")]
+    };
+    if cmd.is_empty() {
+        return Err(e("Missing command after HEALTHCHECK CMD".to_string()));
+    }
+    let mut test = vec![if r.json {
+        "CMD".to_string()
+    } else {
+        "CMD-SHELL".to_string()
+    }];
+    test.extend(cmd);
+    let dur = |name: &str| -> Result<i64, Error> {
+        let Some(v) = flags.string(name).filter(|v| !v.is_empty()) else {
+            return Ok(0);
+        };
+        let d = gocompat::parse_duration(&v).map_err(e)?;
+        if d == 0 {
+            return Ok(0);
+        }
+        if d < 1_000_000 {
+            return Err(e(format!("Interval \"{name}\" cannot be less than 1ms")));
+        }
+        Ok(d)
+    };
+    let retries = match flags.string("retries").filter(|v| !v.is_empty()) {
+        None => 0,
+        Some(v) => {
+            let n: i64 = v
+                .parse::<i32>()
+                .map_err(|_| {
+                    e(format!(
+                        "strconv.ParseInt: parsing {}: invalid syntax",
+                        gocompat::quote(&v)
+                    ))
+                })?
+                .into();
+            if n < 0 {
+                return Err(e(format!("--retries cannot be negative ({n})")));
+            }
+            n
+        }
+    };
+    Ok(Healthcheck {
+        test,
+        interval: dur("interval")?,
+        timeout: dur("timeout")?,
+        start_period: dur("start-period")?,
+        start_interval: dur("start-interval")?,
+        retries,
+    })
+}
+
+/// ARG's `NAME[=default]` words; a blank name is refused.
+fn arg_defs(r: &RawInstruction) -> Result<Vec<ArgDef>, Error> {
+    let mut defs = Vec::new();
+    for a in at_least_one(r, "ARG")? {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                if k.is_empty() {
+                    return Err(refuse(r, "ARG names can not be blank"));
+                }
+                defs.push(ArgDef {
+                    key: k.to_string(),
+                    default: Some(v.to_string()),
+                });
+            }
+            None => defs.push(ArgDef {
+                key: a.clone(),
+                default: None,
+            }),
+        }
+    }
+    Ok(defs)
 }

@@ -15,10 +15,12 @@
 //! `${...}` words, which can drop text before a `${x:-...}` in the middle of a
 //! word; we model the documented (older) behaviour, which keeps it.
 
+mod pattern;
+
 use std::collections::HashMap;
 use std::fmt;
 
-use super::gocompat;
+use crate::gocompat;
 
 /// Where variable values come from.
 pub trait Env {
@@ -336,6 +338,7 @@ impl ShellWord<'_> {
         self.env.get(name)
     }
 
+    /// A `$` expansion: `$NAME`, `${NAME}`, `${NAME<modifier>word}` or `${NAME/pat/repl}`.
     fn process_dollar(&mut self) -> Result<String, LexError> {
         self.next();
         if self.peek() != Some('{') {
@@ -358,137 +361,101 @@ impl ShellWord<'_> {
         let name = self.process_name();
         let ch = self.next();
         // Go's scanner reports EOF as -1, which prints as U+FFFD.
-        let mut chs: String = ch.map_or("\u{fffd}".to_string(), String::from);
+        let chs: String = ch.map_or("\u{fffd}".to_string(), String::from);
         match ch {
             Some('}') => Ok(match self.get_env(&name) {
                 Some(v) => v,
                 None if self.lex.skip_unset_env => format!("${{{name}}}"),
                 None => String::new(),
             }),
-            Some(':' | '+' | '-' | '?' | '#' | '%') => {
-                let mut op = ch;
-                let null_is_unset = op == Some(':');
-                if null_is_unset {
-                    op = self.next();
-                    chs.push_str(&op.map_or("\u{fffd}".to_string(), String::from));
-                }
-                let raw = op == Some('#') || op == Some('%');
-                if null_is_unset && raw {
-                    return err(format!("unsupported modifier ({chs}) in substitution"));
-                }
-                let word = match self.process_stop_on(Some('}'), raw) {
-                    Ok((w, _)) => w,
-                    Err(e) => {
-                        if self.peek().is_none() {
-                            return err("syntax error: missing '}'");
-                        }
-                        return Err(e);
-                    }
-                };
-                let value = self.get_env(&name);
-                if self.lex.skip_unset_env && value.is_none() {
-                    return Ok(format!("${{{name}{chs}{word}}}"));
-                }
-                let set = value.is_some();
-                let value = value.unwrap_or_default();
-                match op {
-                    Some('-') => {
-                        if !set || (null_is_unset && value.is_empty()) {
-                            Ok(word)
-                        } else {
-                            Ok(value)
-                        }
-                    }
-                    Some('+') => {
-                        if !set || (null_is_unset && value.is_empty()) {
-                            Ok(String::new())
-                        } else {
-                            Ok(word)
-                        }
-                    }
-                    Some('?') => {
-                        if !set {
-                            let m = if word.is_empty() {
-                                "is not allowed to be unset".to_string()
-                            } else {
-                                word
-                            };
-                            return err(format!("{name}: {m}"));
-                        }
-                        if null_is_unset && value.is_empty() {
-                            let m = if word.is_empty() {
-                                "is not allowed to be empty".to_string()
-                            } else {
-                                word
-                            };
-                            return err(format!("{name}: {m}"));
-                        }
-                        Ok(value)
-                    }
-                    Some(c @ ('%' | '#')) => {
-                        let mut pat = word.as_str();
-                        let mut greedy = false;
-                        if pat.starts_with(c) {
-                            greedy = true;
-                            pat = &pat[1..];
-                        }
-                        if c == '%' {
-                            trim_suffix(pat, &value, greedy)
-                        } else {
-                            trim_prefix(pat, &value, greedy)
-                        }
-                    }
-                    _ => err(format!("unsupported modifier ({chs}) in substitution")),
-                }
-            }
-            Some('/') => {
-                let all = self.peek() == Some('/');
-                if all {
-                    self.next();
-                }
-                let pattern = match self.process_stop_on(Some('/'), true) {
-                    Ok((w, _)) => w,
-                    Err(e) => {
-                        if self.peek().is_none() {
-                            return err("syntax error: missing '/' in ${}");
-                        }
-                        return Err(e);
-                    }
-                };
-                let replacement = match self.process_stop_on(Some('}'), true) {
-                    Ok((w, _)) => w,
-                    Err(e) => {
-                        if self.peek().is_none() {
-                            return err("syntax error: missing '}'");
-                        }
-                        return Err(e);
-                    }
-                };
-                let value = self.get_env(&name);
-                if self.lex.skip_unset_env && value.is_none() {
-                    return Ok(format!("${{{name}/{pattern}/{replacement}}}"));
-                }
-                let value = value.unwrap_or_default();
-                let pat = compile_pattern(&pattern, true).map_err(|e| {
-                    LexError(format!("invalid pattern ({pattern}) in substitution: {e}"))
-                })?;
-                let v: Vec<char> = value.chars().collect();
-                if all {
-                    Ok(replace_all(&pat, &v, &replacement))
+            Some(':' | '+' | '-' | '?' | '#' | '%') => self.process_modifier(&name, ch, chs),
+            Some('/') => self.process_replace(&name),
+            _ => err(format!("unsupported modifier ({chs}) in substitution")),
+        }
+    }
+
+    /// The word up to `stop`, or `missing` when the input ends before it.
+    fn process_until(&mut self, stop: char, raw: bool, missing: &str) -> Result<String, LexError> {
+        match self.process_stop_on(Some(stop), raw) {
+            Ok((w, _)) => Ok(w),
+            Err(_) if self.peek().is_none() => err(missing),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `${NAME<op>word}` after the `op` character `ch` (`chs` as Go prints it): `-`, `+`, `?`
+    /// (each also after `:`, which treats an empty value as unset), `#`, `##`, `%`, `%%`.
+    fn process_modifier(
+        &mut self,
+        name: &str,
+        ch: Option<char>,
+        mut chs: String,
+    ) -> Result<String, LexError> {
+        let mut op = ch;
+        let null_is_unset = op == Some(':');
+        if null_is_unset {
+            op = self.next();
+            chs.push_str(&op.map_or("\u{fffd}".to_string(), String::from));
+        }
+        let raw = op == Some('#') || op == Some('%');
+        if null_is_unset && raw {
+            return err(format!("unsupported modifier ({chs}) in substitution"));
+        }
+        let word = self.process_until('}', raw, "syntax error: missing '}'")?;
+        let value = self.get_env(name);
+        if self.lex.skip_unset_env && value.is_none() {
+            return Ok(format!("${{{name}{chs}{word}}}"));
+        }
+        let set = value.is_some();
+        let value = value.unwrap_or_default();
+        let unset = !set || (null_is_unset && value.is_empty());
+        match op {
+            Some('-') => Ok(if unset { word } else { value }),
+            Some('+') => Ok(if unset { String::new() } else { word }),
+            Some('?') => {
+                let default = if !set {
+                    "is not allowed to be unset"
+                } else if unset {
+                    "is not allowed to be empty"
                 } else {
-                    match find(&pat, &v, 0) {
-                        Some((s, e)) => {
-                            let mut out: String = v[..s].iter().collect();
-                            out.push_str(&replacement);
-                            out.extend(&v[e..]);
-                            Ok(out)
-                        }
-                        None => Ok(value),
-                    }
+                    return Ok(value);
+                };
+                let m = if word.is_empty() {
+                    default.to_string()
+                } else {
+                    word
+                };
+                err(format!("{name}: {m}"))
+            }
+            Some(c @ ('%' | '#')) => {
+                let (greedy, pat) = match word.strip_prefix(c) {
+                    Some(p) => (true, p),
+                    None => (false, word.as_str()),
+                };
+                if c == '%' {
+                    pattern::trim_suffix(pat, &value, greedy)
+                } else {
+                    pattern::trim_prefix(pat, &value, greedy)
                 }
             }
             _ => err(format!("unsupported modifier ({chs}) in substitution")),
         }
+    }
+
+    /// `${NAME/pattern/replacement}` (first match) or `${NAME//pattern/replacement}` (all),
+    /// after the first `/`.
+    fn process_replace(&mut self, name: &str) -> Result<String, LexError> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.next();
+        }
+        let pattern = self.process_until('/', true, "syntax error: missing '/' in ${}")?;
+        let replacement = self.process_until('}', true, "syntax error: missing '}'")?;
+        let value = self.get_env(name);
+        if self.lex.skip_unset_env && value.is_none() {
+            return Ok(format!("${{{name}/{pattern}/{replacement}}}"));
+        }
+        pattern::replace(&pattern, &value.unwrap_or_default(), &replacement, all)
     }
 
     fn process_name(&mut self) -> String {
@@ -548,225 +515,6 @@ fn is_nd(c: char) -> bool {
         0xff10,
     ];
     ZEROS.iter().any(|z| (*z..z + 10).contains(&u))
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum PTok {
-    Star,
-    Any,
-    Lit(char),
-}
-
-struct Pattern {
-    toks: Vec<PTok>,
-    greedy: bool,
-}
-
-fn compile_pattern(pattern: &str, greedy: bool) -> Result<Pattern, String> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        match c {
-            '*' => toks.push(PTok::Star),
-            '?' => toks.push(PTok::Any),
-            '\\' => {
-                let next = chars.get(i).copied();
-                if matches!(next, Some('}' | '/')) {
-                    continue;
-                }
-                match next {
-                    Some(n @ ('*' | '?' | '\\')) => {
-                        toks.push(PTok::Lit(n));
-                        i += 1;
-                    }
-                    Some(n) => return Err(format!("invalid escape '\\{n}'")),
-                    None => return Err("invalid escape '\\\u{fffd}'".to_string()),
-                }
-            }
-            c => toks.push(PTok::Lit(c)),
-        }
-    }
-    Ok(Pattern { toks, greedy })
-}
-
-/// Match of `pat` anchored at `start`, with Perl (leftmost-first) priorities.
-fn match_at(pat: &Pattern, s: &[char], start: usize) -> Option<usize> {
-    let mut memo: HashMap<(usize, usize), Option<usize>> = HashMap::new();
-    match_rec(pat, s, 0, start, &mut memo)
-}
-
-fn match_rec(
-    pat: &Pattern,
-    s: &[char],
-    pi: usize,
-    si: usize,
-    memo: &mut HashMap<(usize, usize), Option<usize>>,
-) -> Option<usize> {
-    if pi == pat.toks.len() {
-        return Some(si);
-    }
-    if let Some(r) = memo.get(&(pi, si)) {
-        return *r;
-    }
-    let r = match &pat.toks[pi] {
-        PTok::Lit(c) => {
-            if s.get(si) == Some(c) {
-                match_rec(pat, s, pi + 1, si + 1, memo)
-            } else {
-                None
-            }
-        }
-        PTok::Any => match s.get(si) {
-            Some(c) if *c != '\n' => match_rec(pat, s, pi + 1, si + 1, memo),
-            _ => None,
-        },
-        PTok::Star => {
-            let max = s[si..].iter().take_while(|c| **c != '\n').count();
-            let mut found = None;
-            if pat.greedy {
-                for k in (0..=max).rev() {
-                    if let Some(e) = match_rec(pat, s, pi + 1, si + k, memo) {
-                        found = Some(e);
-                        break;
-                    }
-                }
-            } else {
-                for k in 0..=max {
-                    if let Some(e) = match_rec(pat, s, pi + 1, si + k, memo) {
-                        found = Some(e);
-                        break;
-                    }
-                }
-            }
-            found
-        }
-    };
-    memo.insert((pi, si), r);
-    r
-}
-
-fn find(pat: &Pattern, s: &[char], from: usize) -> Option<(usize, usize)> {
-    (from..=s.len()).find_map(|st| match_at(pat, s, st).map(|e| (st, e)))
-}
-
-fn trim_prefix(pattern: &str, value: &str, greedy: bool) -> Result<String, LexError> {
-    let pat = compile_pattern(pattern, greedy)
-        .map_err(|e| LexError(format!("invalid pattern ({pattern}) in substitution: {e}")))?;
-    let v: Vec<char> = value.chars().collect();
-    Ok(match match_at(&pat, &v, 0) {
-        Some(e) => v[e..].iter().collect(),
-        None => value.to_string(),
-    })
-}
-
-fn reverse_pattern(pattern: &str) -> String {
-    let p: Vec<char> = pattern.chars().collect();
-    let n = p.len();
-    let mut out = vec!['\0'; n];
-    let mut i = 0;
-    while i < n {
-        let tok = p[i];
-        let o = n - 1 - i;
-        if tok == '\\' && i != n - 1 {
-            out[o - 1] = tok;
-            out[o] = p[i + 1];
-            i += 2;
-        } else {
-            out[o] = tok;
-            i += 1;
-        }
-    }
-    out.into_iter().collect()
-}
-
-fn trim_suffix(pattern: &str, value: &str, greedy: bool) -> Result<String, LexError> {
-    let rp = reverse_pattern(pattern);
-    let rv: String = value.chars().rev().collect();
-    let r = trim_prefix(&rp, &rv, greedy)?;
-    Ok(r.chars().rev().collect())
-}
-
-/// Go `Regexp.ReplaceAllString`, including `$`-template expansion of the
-/// replacement (the pattern has no groups, so only `$0` is non-empty).
-fn replace_all(pat: &Pattern, s: &[char], repl: &str) -> String {
-    let mut out = String::new();
-    let mut last_end = 0usize;
-    let mut search = 0usize;
-    while search <= s.len() {
-        let Some((a0, a1)) = find(pat, s, search) else {
-            break;
-        };
-        out.extend(&s[last_end..a0]);
-        if a1 > last_end || a0 == 0 {
-            expand_template(&mut out, repl, &s[a0..a1]);
-        }
-        last_end = a1;
-        if search + 1 > a1 {
-            search += 1;
-        } else {
-            search = a1;
-        }
-    }
-    if last_end <= s.len() {
-        out.extend(&s[last_end..]);
-    }
-    out
-}
-
-fn expand_template(out: &mut String, template: &str, whole: &[char]) {
-    let t: Vec<char> = template.chars().collect();
-    let mut i = 0;
-    while i < t.len() {
-        if t[i] != '$' {
-            out.push(t[i]);
-            i += 1;
-            continue;
-        }
-        if t.get(i + 1) == Some(&'$') {
-            out.push('$');
-            i += 2;
-            continue;
-        }
-        let is_name = |c: char| c == '_' || c.is_alphanumeric();
-        let (name, next) = if t.get(i + 1) == Some(&'{') {
-            let start = i + 2;
-            let mut j = start;
-            while j < t.len() && is_name(t[j]) {
-                j += 1;
-            }
-            if j == start || t.get(j) != Some(&'}') {
-                (None, i + 1)
-            } else {
-                (Some(t[start..j].iter().collect::<String>()), j + 1)
-            }
-        } else {
-            let start = i + 1;
-            let mut j = start;
-            while j < t.len() && is_name(t[j]) {
-                j += 1;
-            }
-            if j == start {
-                (None, i + 1)
-            } else {
-                (Some(t[start..j].iter().collect::<String>()), j)
-            }
-        };
-        match name {
-            None => {
-                out.push('$');
-                i = next;
-            }
-            Some(n) => {
-                if n.bytes().all(|b| b.is_ascii_digit()) && n.parse::<u64>().ok() == Some(0) {
-                    out.extend(whole);
-                }
-                i = next;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

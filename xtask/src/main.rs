@@ -20,6 +20,8 @@ mod hostile;
 mod oracle;
 mod tarw;
 mod testgen;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,3 +1,10 @@
+//! [`Registry`]: one repository on one registry as an [`ImageSource`](crate::ImageSource).
+//!
+//! Every request goes through one GET loop: authentication (a bearer token per scope, or basic
+//! credentials), redirects (Authorization sent only to the registry's own origin), and bounded
+//! retries with backoff that honours `Retry-After`. Manifests are size-capped; a blob is
+//! downloaded whole, checked against its descriptor's size and digest, and only then read.
+
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;

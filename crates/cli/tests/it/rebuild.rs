@@ -6,8 +6,7 @@ use layerproof_image::chain;
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector};
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::{layerproof, repo};
+use crate::common::{layerproof, repo};
 
 fn oracle(case: &str) -> String {
     format!("testdata/oracle/{case}")

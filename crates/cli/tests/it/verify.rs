@@ -1,6 +1,5 @@
 //! The `verify` command end to end: exit codes, formats, and the README's example.
-mod common;
-use common::{layerproof, repo};
+use crate::common::{layerproof, repo};
 
 #[test]
 fn readme_example_is_reproduced() {

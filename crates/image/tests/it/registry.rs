@@ -1,12 +1,11 @@
 //! The registry client against a real `docker-registry` (distribution 2.8) started by the
 //! harness: plain HTTP, token auth with a self-made issuer, and faults injected by a proxy.
 //! Fails (does not skip) when `docker-registry` or `openssl` is missing.
-mod common;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use layerproof_image::chain::{self, Chain};
 use layerproof_image::registry::auth::{Credentials, Secret};
 use layerproof_image::{

@@ -11,10 +11,18 @@
 
 use std::io::{self, Read, Write};
 
+use layerproof_archive::compression::{self, Compression};
+use layerproof_archive::unpack::Hazard;
 use layerproof_compress::fingerprint::{self, Compressor, Fingerprint};
 use layerproof_compress::{gnu_gzip, go, pigz, zlib};
-use layerproof_layer::HashingWriter;
+use layerproof_image::chain;
+use layerproof_layer::{HashingWriter, Profile};
 use serde::Serialize;
+
+use crate::report::{
+    Candidate, Inferred, LayerReport, Level, PublishedLayer, RebuiltLayer, StepInfo, Verdict,
+};
+use crate::verify::{Error, Run};
 
 /// At most this many compressors are tried (each is a full compression of the layer).
 pub const MAX_TRIES: usize = 2;
@@ -295,6 +303,115 @@ pub fn reproduce(
         }
     }
     Ok(report)
+}
+
+// ---- the blob level of a reproduced layer ----
+
+/// What the report of a reproduced layer is made of.
+pub(crate) struct Match<'a> {
+    pub(crate) index: usize,
+    pub(crate) step: StepInfo,
+    pub(crate) published: &'a chain::Layer,
+    pub(crate) published_info: PublishedLayer,
+    pub(crate) compression: Compression,
+    pub(crate) profile: &'static Profile,
+    pub(crate) rebuilt: RebuiltLayer,
+    pub(crate) inferred: Vec<Inferred>,
+    pub(crate) candidates: Vec<Candidate>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) hazards: Vec<Hazard>,
+}
+
+impl Run<'_> {
+    /// The report of a reproduced layer, with its blob level settled.
+    pub(crate) fn reproduced(&self, m: Match<'_>, platform: &str) -> Result<LayerReport, Error> {
+        // The bytes, for re-encoding. Ours equal the published layer's (equal skeletons or
+        // diff_ids), so they are read back from the published blob — a stream, where
+        // writing our tree would need the source unpacked again with its bodies.
+        let layer = |w: &mut dyn io::Write| -> io::Result<()> {
+            let blob = self.src.blob(&m.published.blob).map_err(io::Error::other)?;
+            let mut layer = compression::open(blob, &self.req.decompress)?;
+            io::copy(&mut layer, w).map(|_| ())
+        };
+        let mut notes = m.notes;
+        let mut rebuilt = m.rebuilt;
+        let (level, blob_digest, blob_report) = self.blob_level(
+            m.published,
+            m.compression,
+            &rebuilt.diff_id,
+            &layer,
+            &format!("layer {}", m.index + 1),
+            platform,
+            &mut notes,
+        )?;
+        rebuilt.blob_digest = blob_digest;
+        let mut report = LayerReport::new(m.index, m.step, Verdict::Reproduced, m.published_info);
+        report.level = Some(level);
+        report.rebuilt = Some(rebuilt);
+        report.profile = Some(m.profile.name);
+        report.inferred = m.inferred;
+        report.candidates = m.candidates;
+        report.blob = blob_report;
+        report.notes = notes;
+        report.hazards = m.hazards;
+        Ok(report)
+    }
+
+    /// The level of a reproduced layer, our blob digest, and the blob report: `blob` when the
+    /// published blob is the tar itself, or when re-encoding `layer` with the fingerprinted
+    /// compressor gives the published digest; else `diff_id`, with a note saying why.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn blob_level(
+        &self,
+        published: &chain::Layer,
+        compression: Compression,
+        diff_id: &str,
+        layer: LayerBytes<'_>,
+        what: &str,
+        platform: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<(Level, Option<String>, Option<BlobReport>), Error> {
+        let published_digest = published.blob.digest.to_string();
+        if compression == Compression::Identity && published_digest == diff_id {
+            return Ok((Level::Blob, Some(diff_id.to_string()), None));
+        }
+        if compression != Compression::Gzip || !self.req.blob_level {
+            notes.push(format!(
+                "the published blob is {} compressed; its digest was not re-encoded{}",
+                compression.as_str(),
+                if self.req.blob_level {
+                    " (no exact re-encoder for this format)"
+                } else {
+                    " (--skip-blob)"
+                }
+            ));
+            return Ok((Level::DiffId, None, None));
+        }
+        self.progress.step(
+            platform,
+            &format!("{what}: re-encoding for the blob digest"),
+        );
+        let blob = self.src.blob(&published.blob)?;
+        let open = || -> io::Result<Box<dyn Read + Send>> {
+            let blob = self.src.blob(&published.blob).map_err(io::Error::other)?;
+            Ok(Box::new(blob))
+        };
+        let report = reproduce(blob, &open, &published_digest, layer, self.encode_threads).ok();
+        Ok(match report.as_ref().and_then(|r| r.matched()) {
+            Some(a) => (Level::Blob, Some(a.digest.clone()), report),
+            None => {
+                notes.push(format!(
+                    "the diff_id matches; the blob was compressed by {} and our re-encoding \
+                     does not give its digest",
+                    report
+                        .as_ref()
+                        .and_then(|r| r.fingerprint.first().cloned())
+                        .unwrap_or_else(|| "an unrecognised compressor".into())
+                ));
+                (Level::DiffId, None, report)
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,13 @@ use std::io::Read;
 use layerproof_archive::Timestamp;
 use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::read;
-use layerproof_layer::NameTable;
+use layerproof_archive::unpack::Hazard;
+use layerproof_layer::profile::OwnerNames;
+use layerproof_layer::{NameTable, Profile};
+
+use crate::layerscan::{display_path, normalise};
+use crate::rebuild::{Params, Prepared, Treatment};
+use crate::report::Inferred;
 
 /// What a published layer says about the free parameters.
 #[derive(Debug, Clone, Default)]
@@ -30,7 +36,7 @@ pub struct Published {
 impl Published {
     /// Take what one header of a published layer says.
     pub fn note_header(&mut self, h: &Header) {
-        let path = crate::layerscan::normalise(&h.name);
+        let path = normalise(&h.name);
         match h.typeflag {
             typeflag::DIR => {
                 self.dir_mtimes.insert(path, h.mtime);
@@ -52,4 +58,92 @@ pub fn from_layer<R: Read>(layer: R) -> Result<Published, read::Error> {
         out.note_header(&h);
     }
     Ok(out)
+}
+
+/// Apply the free parameters `published` decides to `params` for `profile`: the implied
+/// directories' times, the owner-name table of an engine that looks names up, and the time of
+/// a source copied as it is.
+pub fn apply(published: &Published, profile: &Profile, params: &mut Params<'_>) {
+    params.implied_times = published.dir_mtimes.clone();
+    if profile.owner_names.value == OwnerNames::Lookup && published.has_names {
+        params.names = Some(published.names.clone());
+    }
+    if let Some(t) = copied_file_mtime(published, &params.source_name) {
+        params.plain_file.mtime = t;
+    }
+}
+
+/// The time the published layer gives a source copied as it is (named `name`), if it has one.
+fn copied_file_mtime(published: &Published, name: &[u8]) -> Option<Timestamp> {
+    published.files.get(name).map(|(_, t)| *t)
+}
+
+/// The free parameters [`apply`] took for `profile`, with why each may come from the published
+/// side: the profile itself when it was chosen by trial (`auto`), and what `prepared` (the
+/// tree `profile` wrote, for a source named `source_name`) needed.
+pub fn describe(
+    published: &Published,
+    profile: &Profile,
+    source_name: &[u8],
+    prepared: Option<&Prepared>,
+    auto: bool,
+) -> Vec<Inferred> {
+    let mut out = Vec::new();
+    if auto {
+        out.push(Inferred {
+            parameter: "profile".into(),
+            value: profile.name.into(),
+            why: format!(
+                "{} ({})",
+                "the first engine profile whose layer matches, tried most plausible first",
+                profile.summary
+            ),
+        });
+    }
+    if let Some(p) = prepared {
+        let implied: Vec<String> = p
+            .hazards
+            .iter()
+            .filter_map(|h| match h {
+                Hazard::ImpliedDirectory { path } => {
+                    let key = normalise(path.as_bytes());
+                    published
+                        .dir_mtimes
+                        .get(&key)
+                        .map(|t| format!("{}/ = {}", display_path(&key), t.sec))
+                }
+                _ => None,
+            })
+            .collect();
+        if !implied.is_empty() {
+            out.push(Inferred {
+                parameter: "implied-directory-mtime".into(),
+                value: implied.join(", "),
+                why: "the tarball does not list these directories; Docker creates them with the \
+                      build's wall-clock time, which only the published layer records"
+                    .into(),
+            });
+        }
+        if matches!(p.treatment, Treatment::Copied { .. })
+            && let Some(t) = copied_file_mtime(published, source_name)
+        {
+            out.push(Inferred {
+                parameter: "copied-file-mtime".into(),
+                value: t.sec.to_string(),
+                why: "the source is copied, not unpacked; its mtime in the build context (a \
+                      checkout time) is not part of the tarball"
+                    .into(),
+            });
+        }
+    }
+    if profile.owner_names.value == OwnerNames::Lookup && published.has_names {
+        out.push(Inferred {
+            parameter: "owner-names".into(),
+            value: published.names.describe(),
+            why: "this engine fills uname/gname from the build host's user database; the table \
+                  is read from the published headers"
+                .into(),
+        });
+    }
+    out
 }

@@ -30,10 +30,23 @@ use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::skeleton::Shape;
 use layerproof_archive::source::Tap;
 use layerproof_archive::tree::Tree;
-use layerproof_layer::{Error as LayerError, LayerSink};
+use layerproof_layer::{Error as LayerError, LayerSink, Profile};
 use sha2::{Digest as _, Sha256};
 
-use crate::layerscan::{Scan, normalise};
+use std::io::{Read, Seek};
+
+use layerproof_archive::Bodies;
+use layerproof_archive::compression::{self, Compression};
+use layerproof_archive::source;
+
+use crate::blob::Match;
+use crate::infer;
+use crate::layerscan::{self, Scan, normalise};
+use crate::rebuild::{self, Prepared, Treatment, Unpacked};
+use crate::report::{Candidate, LayerReport, RebuiltLayer};
+use crate::verify::layer::{LayerJob, published_layer, rank, treatment_text};
+use crate::verify::sources::{Setup, SourceDigests, source_digests};
+use crate::verify::{Error, ProfileChoice, Run, joined};
 
 /// Where each published body goes, by path.
 #[derive(Debug)]
@@ -364,194 +377,254 @@ impl LayerSink for ShapeCheck<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::layerscan::scan_shape;
-    use crate::rebuild::{self, Params, Unpacked};
-    use layerproof_archive::Bodies;
-    use layerproof_layer::Profile;
-    use std::io::{self, Read};
+// ---- the streamed comparison of one layer ----
 
-    /// A source tar with these regular files (and their parent directories first).
-    fn source(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut dirs = std::collections::BTreeSet::new();
-        for (path, _) in files {
-            if let Some((dir, _)) = path.rsplit_once('/')
-                && dirs.insert(dir.to_string())
-            {
-                let mut h = tar::Header::new_ustar();
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_mtime(1_700_000_000);
-                h.set_size(0);
-                b.append_data(&mut h, format!("{dir}/"), io::empty())
-                    .unwrap();
-            }
+/// Bytes outside file bodies the streamed comparison keeps of a published layer: a rootfs of
+/// 10⁵ files has some 100 MB of headers at most, a Debian minbase 6 MB.
+const SHAPE_LIMIT: usize = 64 << 20;
+
+/// How far (in [`layerproof_archive::ahead::CHUNK`]s, 24 MiB) a source's decompression may
+/// run ahead while the published layer's headers are read before the unpack: about what
+/// zlib inflates of a rootfs in the time the headers of a large layer take.
+const EARLY_DEPTH: usize = 96;
+
+/// How the streamed comparison of a layer ended.
+pub(crate) enum StreamedAttempt {
+    /// It reproduced the layer.
+    Reproduced(Box<LayerReport>),
+    /// It does not apply (a compressed or remote blob, a refused source, a broken layer): the
+    /// full comparison decides and reports.
+    NotApplicable,
+    /// It gave up, for this reason; the full comparison decides.
+    GaveUp(String),
+}
+
+impl Run<'_> {
+    /// The streamed comparison of a published layer stored uncompressed on disk: its headers
+    /// are read, the source is unpacked once with its bodies hashed in layer order, and each
+    /// candidate's headers are compared with the published ones. The source's digests come
+    /// back when they were taken (`known` when given).
+    pub(crate) fn verify_streamed(
+        &self,
+        job: &LayerJob<'_>,
+        setup: &Setup<'_>,
+        known: Option<&SourceDigests>,
+    ) -> Result<(StreamedAttempt, Option<SourceDigests>), Error> {
+        let published = job.published;
+        let blob_digest = published.blob.digest.to_string();
+        // a layer stored uncompressed has its diff_id for blob digest
+        if !self.req.streamed
+            || published
+                .diff_id
+                .as_ref()
+                .is_some_and(|d| d.to_string() != blob_digest)
+        {
+            return Ok((StreamedAttempt::NotApplicable, None));
         }
-        for (path, data) in files {
-            let mut h = tar::Header::new_ustar();
-            h.set_mode(0o644);
-            h.set_mtime(1_700_000_000);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, path, *data).unwrap();
+        let Some(mut layer) = self.src.blob_unverified(&published.blob)? else {
+            return Ok((StreamedAttempt::NotApplicable, None));
+        };
+        let mut magic = Vec::with_capacity(16);
+        let sniffed = (&mut layer)
+            .take(compression::PEEK_LEN as u64)
+            .read_to_end(&mut magic)
+            .and_then(|_| layer.rewind());
+        if sniffed.is_err() || compression::detect(&magic) != Compression::Identity {
+            return Ok((StreamedAttempt::NotApplicable, None));
         }
-        b.into_inner().unwrap()
-    }
-
-    fn params(bodies: Bodies) -> Params<'static> {
-        let mut p = Params::new(
-            Profile::by_name("docker-24-27").unwrap(),
-            b"rootfs.tar".to_vec(),
-        );
-        p.bodies = bodies;
-        p
-    }
-
-    fn opener(bytes: &[u8]) -> impl Fn() -> io::Result<Box<dyn Read + Send>> + '_ {
-        move || Ok(Box::new(io::Cursor::new(bytes.to_vec())) as Box<dyn Read + Send>)
-    }
-
-    /// The layer the profile writes for `src`.
-    fn layer(src: &[u8]) -> Vec<u8> {
-        let Unpacked::Tree(mut p) = rebuild::unpack(&opener(src), &params(Bodies::Keep)).unwrap()
-        else {
-            panic!("refused")
-        };
-        rebuild::write(&mut p, &params(Bodies::Keep), Vec::new())
-            .unwrap()
-            .0
-    }
-
-    fn plan(layer: &[u8]) -> Plan {
-        let s = scan_shape(io::Cursor::new(layer), Default::default(), 1 << 20)
-            .unwrap()
-            .unwrap();
-        Plan::new(s.shape, &s.body_entries, &s.scan).unwrap()
-    }
-
-    /// Stream `src` against `plan`; the digest, and whether the profile's headers and bodies
-    /// check out against the plan.
-    fn stream(plan: &Plan, src: &[u8], budget: u64) -> Result<(String, bool), String> {
-        let p = params(Bodies::Lengths);
-        let mut streamer = Streamer::new(plan, budget);
-        let Unpacked::Tree(mut prepared) =
-            rebuild::unpack_tapped(&opener(src), &p, &mut streamer).unwrap()
-        else {
-            panic!("refused")
-        };
-        let streamed = streamer.finish()?;
-        let mut check = ShapeCheck::new(plan, &streamed.ids);
-        rebuild::emit(&mut prepared, &p, &mut check).unwrap();
-        Ok((streamed.diff_id, check.same()))
-    }
-
-    fn sha(bytes: &[u8]) -> String {
-        format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-    }
-
-    const FILES: &[(&str, &[u8])] = &[
-        ("a/one", b"first body"),
-        ("a/two", b""),
-        ("b/three", &[7u8; 3000]),
-        ("c", b"x"),
-    ];
-
-    #[test]
-    fn in_order_source_hashes_to_the_layer_digest_and_checks_out() {
-        let src = source(FILES);
-        let layer = layer(&src);
-        let plan = plan(&layer);
-        assert_eq!(plan.bodies(), 3);
-        assert_eq!(stream(&plan, &src, 0), Ok((sha(&layer), true)));
-    }
-
-    #[test]
-    fn early_bodies_wait_within_the_budget_and_give_up_beyond_it() {
-        let mut reversed = FILES.to_vec();
-        reversed.reverse();
-        let layer = layer(&source(FILES));
-        let plan = plan(&layer);
-        let src = source(&reversed);
-        assert_eq!(stream(&plan, &src, 1 << 20), Ok((sha(&layer), true)));
-        let err = stream(&plan, &src, 100).unwrap_err();
-        assert!(err.contains("out of layer order"), "{err}");
-    }
-
-    #[test]
-    fn another_body_of_the_same_length_changes_the_digest_not_the_shape() {
-        let layer = layer(&source(FILES));
-        let plan = plan(&layer);
-        let mut changed = FILES.to_vec();
-        changed[0].1 = b"FIRST BODY";
-        let (digest, same) = stream(&plan, &source(&changed), 0).unwrap();
-        assert_ne!(digest, sha(&layer));
-        assert!(same);
-    }
-
-    #[test]
-    fn other_lengths_paths_or_duplicates_give_up() {
-        let layer = layer(&source(FILES));
-        let plan = plan(&layer);
-        let mut longer = FILES.to_vec();
-        longer[3].1 = b"xy";
-        let err = stream(&plan, &source(&longer), 0).unwrap_err();
-        assert!(err.contains("does not fit"), "{err}");
-        let mut extra = FILES.to_vec();
-        extra.push(("d", b"new"));
-        let err = stream(&plan, &source(&extra), 0).unwrap_err();
-        assert!(err.contains("no body in the published layer"), "{err}");
-        let mut twice = FILES.to_vec();
-        twice.push(("c", b"y"));
-        let err = stream(&plan, &source(&twice), 0).unwrap_err();
-        assert!(err.contains("more than once"), "{err}");
-        let missing = &FILES[..3];
-        let err = stream(&plan, &source(missing), 0).unwrap_err();
-        assert!(err.contains("no source body in its place"), "{err}");
-    }
-
-    #[test]
-    fn shape_check_wants_each_body_in_its_own_place() {
-        let src = source(FILES);
-        let layer = layer(&src);
-        let plan = plan(&layer);
-        let p = params(Bodies::Lengths);
-        let mut streamer = Streamer::new(&plan, 0);
-        let Unpacked::Tree(mut prepared) =
-            rebuild::unpack_tapped(&opener(&src), &p, &mut streamer).unwrap()
-        else {
-            panic!("refused")
-        };
-        let mut ids = streamer.finish().unwrap().ids;
-        ids.swap(0, 2);
-        let mut check = ShapeCheck::new(&plan, &ids);
-        rebuild::emit(&mut prepared, &p, &mut check).unwrap();
-        assert!(!check.same());
-        // other headers: another profile's owner names
-        let other = plan_of_other_headers(&layer);
-        let mut check = ShapeCheck::new(&other, &ids);
-        rebuild::emit(&mut prepared, &p, &mut check).unwrap();
-        assert!(!check.same());
-    }
-
-    /// The plan of `layer` with one header byte changed (the first entry's mtime field).
-    fn plan_of_other_headers(layer: &[u8]) -> Plan {
-        let mut other = layer.to_vec();
-        other[136] ^= 1;
-        // the checksum no longer matches: recompute it as a writer would
-        let sum: u32 = other[..512]
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u32::from(*b)
+        // The source's decompression starts now, on the other core, while the published
+        // headers are read (up to EARLY_DEPTH ahead). The source's own digest waits for the
+        // headers: on two cores it would slow both down, and the unpack leaves room for it.
+        std::thread::scope(|s| {
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let mut hash_thread = Some(s.spawn(move || {
+                let _ = wait.recv();
+                crate::pipeline::yield_to_pipeline();
+                source_digests(job.source, setup.ctx_perm, job.builder, known)
+            }));
+            // a source that cannot be opened here fails again, with its error, when the unpack
+            // opens it
+            let started = setup.open().ok().and_then(|src| {
+                source::Started::spawn(s, src, &self.req.limits.decompress, EARLY_DEPTH).ok()
+            });
+            let mut digests = None;
+            let mut hashed = || -> Result<(), Error> {
+                if let Some(t) = hash_thread.take() {
+                    digests = Some(joined(t, "hash")?);
                 }
-            })
-            .sum();
-        other[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-        plan(&other)
+                Ok(())
+            };
+            let attempt = self.stream_compare(
+                job,
+                setup,
+                layer,
+                started,
+                &|| {
+                    let _ = go.send(());
+                },
+                &mut hashed,
+            );
+            drop(go);
+            hashed()?;
+            Ok((attempt?, digests))
+        })
+    }
+
+    /// [`Run::verify_streamed`] once the published layer is known to be a plain tar on disk:
+    /// its headers, the plan, the unpack with the streamer, each candidate's headers.
+    fn stream_compare(
+        &self,
+        job: &LayerJob<'_>,
+        setup: &Setup<'_>,
+        layer: Box<dyn layerproof_image::source::SeekRead>,
+        started: Option<source::Started>,
+        headers_read: &dyn Fn(),
+        hashed: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<StreamedAttempt, Error> {
+        let blob_digest = job.published.blob.digest.to_string();
+        let (scan, plan) = match published_plan(layer, &self.req.read_limits) {
+            Ok(p) => p,
+            Err(attempt) => return Ok(attempt),
+        };
+        // the published headers rank the profiles before the source is read: unpack as the
+        // most plausible one does
+        let candidates = rank(self.req.profile, &scan, job.version, job.builder);
+        let Some(&unpack_as) = candidates.first() else {
+            return Ok(StreamedAttempt::NotApplicable);
+        };
+        let mut params = setup.params(unpack_as);
+        params.bodies = Bodies::Lengths;
+        headers_read();
+        let mut streamer = Streamer::new(&plan, self.memory_budget);
+        let unpacked = rebuild::unpack_started(started, &|| setup.open(), &params, &mut streamer);
+        let streamed = streamer.finish();
+        // the report names the source's digest
+        hashed()?;
+        let unpacked = unpacked.map_err(|e| setup.error(e))?;
+        // a refusal, or a source copied as it is, is for the full comparison
+        let mut prepared = match unpacked {
+            Unpacked::Tree(p) if matches!(p.treatment, Treatment::Unpacked(_)) => p,
+            _ => return Ok(StreamedAttempt::NotApplicable),
+        };
+        let streamed = match streamed {
+            Ok(s) if s.diff_id == blob_digest => s,
+            Ok(s) => {
+                return Ok(StreamedAttempt::GaveUp(format!(
+                    "the source's bodies in the published layer's places hash to {}, not {blob_digest}",
+                    s.diff_id
+                )));
+            }
+            Err(why) => return Ok(StreamedAttempt::GaveUp(why)),
+        };
+        // candidates that unpack differently need the source again: the full comparison
+        let key = rebuild::unpack_key(unpack_as);
+        let same_unpack = candidates
+            .iter()
+            .copied()
+            .filter(|p| rebuild::unpack_key(p) == key);
+        let (tried, matched) =
+            match_headers(same_unpack, &mut prepared, &plan, &streamed, setup, &scan);
+        let Some((profile, entries)) = matched else {
+            return Ok(StreamedAttempt::GaveUp(
+                "no profile's headers match the published ones".into(),
+            ));
+        };
+        let rebuilt = RebuiltLayer {
+            diff_id: streamed.diff_id.clone(),
+            blob_digest: None,
+            size: streamed.size,
+            entries,
+            treatment: treatment_text(&prepared.treatment),
+        };
+        let inferred = infer::describe(
+            &scan.published,
+            profile,
+            job.source.name.as_bytes(),
+            Some(&prepared),
+            matches!(self.req.profile, ProfileChoice::Auto),
+        );
+        // the shape scan hashed nothing: no computed diff_id
+        let published_info = published_layer(job.published, Compression::Identity, &scan);
+        let notes = vec![
+            "compared streamed: the published layer's headers were read and its bodies \
+             skipped; our layer, hashed as the source streamed past, has the digest the \
+             manifest lists"
+                .to_string(),
+        ];
+        let m = Match {
+            index: job.index,
+            step: job.source.info.clone(),
+            published: job.published,
+            published_info,
+            compression: Compression::Identity,
+            profile,
+            rebuilt,
+            inferred,
+            candidates: tried,
+            notes,
+            hazards: prepared.hazards.clone(),
+        };
+        self.reproduced(m, job.platform)
+            .map(|r| StreamedAttempt::Reproduced(Box::new(r)))
     }
 }
+
+/// The published layer's headers and the plan of its bodies, or how the streamed comparison
+/// ends without them. A broken published layer is not applicable: the full scan reports it.
+fn published_plan(
+    layer: Box<dyn layerproof_image::source::SeekRead>,
+    limits: &layerproof_archive::read::Options,
+) -> Result<(Scan, Plan), StreamedAttempt> {
+    let shaped = match layerscan::scan_shape(layer, limits.clone(), SHAPE_LIMIT) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(StreamedAttempt::GaveUp(format!(
+                "the published layer has over {} MiB of headers",
+                SHAPE_LIMIT >> 20
+            )));
+        }
+        Err(_) => return Err(StreamedAttempt::NotApplicable),
+    };
+    let layerscan::ShapeScan {
+        scan,
+        shape,
+        body_entries,
+    } = shaped;
+    match Plan::new(shape, &body_entries, &scan) {
+        Ok(plan) => Ok((scan, plan)),
+        Err(why) => Err(StreamedAttempt::GaveUp(why)),
+    }
+}
+
+/// Each of `candidates` encodes the headers of its layer from `prepared`, compared with the
+/// published ones, until one matches: the candidates tried, and the match with its entry count.
+fn match_headers(
+    candidates: impl Iterator<Item = &'static Profile>,
+    prepared: &mut Prepared,
+    plan: &Plan,
+    streamed: &Streamed,
+    setup: &Setup<'_>,
+    scan: &Scan,
+) -> (Vec<Candidate>, Option<(&'static Profile, u64)>) {
+    let mut tried = Vec::new();
+    for profile in candidates {
+        let params = setup.params_for(profile, scan);
+        let mut check = ShapeCheck::new(plan, &streamed.ids);
+        let entries = rebuild::emit(prepared, &params, &mut check).ok();
+        let same = entries.is_some() && check.same();
+        tried.push(Candidate {
+            profile: profile.name,
+            outcome: if same { "match" } else { "differs" },
+            diff_id: same.then(|| streamed.diff_id.clone()),
+            compared: Some("streamed"),
+            detail: None,
+        });
+        if let (true, Some(entries)) = (same, entries) {
+            return (tried, Some((profile, entries)));
+        }
+    }
+    (tried, None)
+}
+
+#[cfg(test)]
+mod tests;

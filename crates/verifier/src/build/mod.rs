@@ -330,7 +330,7 @@ fn plan(
     let opts = BuildOptions {
         builder: settled.builder,
         build_args: req.build_args.clone(),
-        platform: settled.frontend_platform(),
+        platform: model::frontend_platform(&settled.platform),
         build_platform: None,
         target: None,
     };

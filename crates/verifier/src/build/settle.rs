@@ -5,7 +5,7 @@ use layerproof_image::Platform;
 use super::BuildRequest;
 use super::report::{Assumed, AssumedSource};
 use crate::config::{Engine, GoTime};
-use crate::dockerfile::{self, BuilderKind};
+use crate::dockerfile::BuilderKind;
 
 /// The engine, builder, platform and build time of a rebuild.
 #[derive(Debug, Clone)]
@@ -74,15 +74,6 @@ impl Settled {
             builder,
             platform,
             build_time,
-        }
-    }
-
-    /// The platform as the Dockerfile frontend takes it.
-    pub fn frontend_platform(&self) -> dockerfile::Platform {
-        dockerfile::Platform {
-            os: self.platform.os.clone(),
-            architecture: self.platform.architecture.clone(),
-            variant: self.platform.variant.clone().unwrap_or_default(),
         }
     }
 }

@@ -14,12 +14,12 @@ use super::evidence::{builder_of, version_hint};
 use super::layer::{LayerJob, published_layer};
 use super::sources::{SourceDigests, Sources, StepSource};
 use super::{Error, Run, joined};
+use crate::build::model::{self, ModelError};
 use crate::classic_hash::{ContextFile, ContextTar};
 use crate::config::{CheckOptions, CheckStatus, ConfigCheck, Engine, check_config};
-use crate::dockerfile::{self, BuildOptions, BuilderKind, CopyStep, ImageModel, StageOutcome};
+use crate::dockerfile::{BuildOptions, BuilderKind, CopyStep, ImageModel};
 use crate::explain;
 use crate::layerscan::{self, Scan};
-use crate::rebuild;
 use crate::report::{
     ImageInfo, LayerReport, PlatformReport, RebuiltLayer, StepInfo, Verdict, worst,
 };
@@ -57,8 +57,7 @@ impl Run<'_> {
         let (builder, builder_name, builder_evidence) = builder_of(&config.json);
         let version = version_hint(&config.json);
         let image = image_info(img, builder_name, builder_evidence);
-        let evaluation = self.evaluate(&img.summary.platform, builder)?;
-        let model = self.target_model(&evaluation)?;
+        let model = self.model(&img.summary.platform, builder)?;
         let mut notes: Vec<String> = img.warning.iter().cloned().collect();
         let steps = &model.layers;
         if steps.len() != img.layers.len() {
@@ -97,7 +96,7 @@ impl Run<'_> {
         }
         let config_checks = self.config_checks(
             &config,
-            model,
+            &model,
             builder,
             (&step_sources, &digests),
             &layers,
@@ -138,44 +137,37 @@ impl Run<'_> {
         Ok(PublishedConfig { bytes, json })
     }
 
-    /// The Dockerfile evaluated for `platform` and `builder`.
-    fn evaluate(
+    /// The image the Dockerfile's target stage builds for `platform` and `builder`, or why it
+    /// is not modelled.
+    fn model(
         &self,
         platform: &layerproof_image::Platform,
         builder: BuilderKind,
-    ) -> Result<dockerfile::Evaluation, Error> {
+    ) -> Result<ImageModel, Error> {
         let opts = BuildOptions {
             builder,
             build_args: self.req.build_args.clone(),
-            platform: dockerfile::Platform {
-                os: platform.os.clone(),
-                architecture: platform.architecture.clone(),
-                variant: platform.variant.clone().unwrap_or_default(),
-            },
+            platform: model::frontend_platform(platform),
             build_platform: None,
             target: None,
         };
-        dockerfile::evaluate(self.df, &opts, Some(self.context)).map_err(|e| Error::Dockerfile {
-            path: self.req.dockerfile.clone(),
-            message: e.to_string(),
+        let path = || self.req.dockerfile.clone();
+        model::image_model(self.df, &opts, self.context).map_err(|e| match e {
+            ModelError::OutOfScope {
+                line,
+                instruction,
+                reason,
+            } => Error::OutOfScope {
+                path: path(),
+                line,
+                instruction,
+                reason,
+            },
+            e => Error::Dockerfile {
+                path: path(),
+                message: e.to_string(),
+            },
         })
-    }
-
-    /// The image the target stage builds, or why it is not modelled.
-    fn target_model<'e>(&self, ev: &'e dockerfile::Evaluation) -> Result<&'e ImageModel, Error> {
-        match ev.stages.get(ev.target).map(|s| &s.outcome) {
-            Some(StageOutcome::Image(m)) => Ok(m),
-            Some(StageOutcome::OutOfScope(o)) => Err(Error::OutOfScope {
-                path: self.req.dockerfile.clone(),
-                line: o.span.start_line,
-                instruction: o.instruction.clone(),
-                reason: o.reason.clone(),
-            }),
-            _ => Err(Error::Dockerfile {
-                path: self.req.dockerfile.clone(),
-                message: "the target stage is not built".into(),
-            }),
-        }
     }
 
     /// oci-import: the image's layer must be the tarball's own tar stream.
@@ -310,36 +302,22 @@ impl Run<'_> {
     }
 
     fn step_source(&self, step: &CopyStep) -> Result<StepSource, Error> {
-        let line = step.span.start_line;
-        let text = format!(
-            "{} {} {}",
-            step.instruction,
-            step.sources.join(" "),
-            step.dest
-        );
-        let out_of_scope = |reason: &str| Error::OutOfScope {
+        let s = model::step_source(step, &self.req.context).map_err(|e| Error::OutOfScope {
             path: self.req.dockerfile.clone(),
-            line,
-            instruction: text.clone(),
-            reason: reason.to_string(),
-        };
-        let one = rebuild::single_source(step).map_err(|why| out_of_scope(&why))?;
-        let name = one
-            .path
-            .rsplit('/')
-            .next()
-            .unwrap_or(one.path.as_str())
-            .to_string();
+            line: e.line,
+            instruction: e.instruction,
+            reason: e.reason,
+        })?;
         Ok(StepSource {
-            path: self.req.context.join(&one.path),
-            name,
+            path: s.path,
+            name: s.name,
             info: StepInfo {
-                instruction: step.instruction.clone(),
-                line,
-                source: one.path.clone(),
-                dest: step.dest.clone(),
+                instruction: s.instruction,
+                line: s.line,
+                source: s.source,
+                dest: s.dest,
             },
-            unpack: step.unpack,
+            unpack: s.unpack,
         })
     }
 

@@ -10,14 +10,16 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use layerproof_archive::Timestamp;
+use layerproof_archive::source::{self, Added};
 use layerproof_archive::tree::{Inode, Kind, NodeId, ROOT, Tree};
+use layerproof_archive::unpack::Refusal;
 use rustix::fs::{AtFlags, Mode, OFlags, Timespec, Timestamps};
 use serde::Serialize;
 
@@ -60,9 +62,24 @@ pub struct Item {
     pub error: String,
 }
 
-/// Failures while writing the tree (what the user may not do is [`Unapplied`] instead).
+/// What [`unpack`] did.
+#[derive(Debug)]
+pub enum Unpacked {
+    /// The tree was written; this is what could not be applied.
+    Written(Unapplied),
+    /// Docker would refuse the `ADD`; nothing was written.
+    Refused(Refusal),
+    /// The file is not an archive: Docker would copy it as it is; nothing was written.
+    NotAnArchive,
+}
+
+/// Failures while reading the tarball or writing the tree (what the user may not do is
+/// [`Unapplied`] instead).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The tarball cannot be read or unpacked, or a limit was reached.
+    #[error(transparent)]
+    Source(#[from] source::Error),
     /// The destination is not a directory.
     #[error("{} exists and is not a directory", dir.display())]
     NotADirectory {
@@ -121,6 +138,24 @@ pub enum Error {
     /// A directory handle was not open when a child needed it (a bug).
     #[error("internal: {0}")]
     Internal(&'static str),
+}
+
+/// `layerproof unpack`: the tree Docker's `ADD` makes of the tarball `reader` reads, written
+/// below `dir` (created, or an empty directory).
+pub fn unpack(
+    reader: impl Read + Send,
+    opts: &source::Options,
+    dir: &Path,
+) -> Result<Unpacked, Error> {
+    let tree = match source::add(reader, opts)? {
+        Added::PlainFile { .. } => return Ok(Unpacked::NotAnArchive),
+        Added::Archive(a) => match a.outcome {
+            Ok(u) => u.tree,
+            Err(refusal) => return Ok(Unpacked::Refused(refusal)),
+        },
+    };
+    prepare_dir(dir)?;
+    Ok(Unpacked::Written(materialise(&tree, dir)?))
 }
 
 /// Creates `dir`, or checks that it is an empty directory.
@@ -428,7 +463,6 @@ fn set_times(parent: &OwnedFd, name: &OsStr, t: Timestamp) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use layerproof_archive::source::{self, Added};
 
     fn tree_of(tar_bytes: &[u8]) -> Tree {
         match source::add(tar_bytes, &source::Options::default()).unwrap() {
@@ -475,6 +509,19 @@ mod tests {
         assert_eq!(f.ino(), g.ino());
         assert_eq!(f.mode() & 0o7777, 0o640);
         assert_eq!(f.mtime(), 1_700_000_000);
+    }
+
+    #[test]
+    fn unpack_writes_nothing_for_a_plain_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let opts = source::Options::default();
+        let r = unpack(&b"not a tar"[..], &opts, &dir).unwrap();
+        assert!(matches!(r, Unpacked::NotAnArchive));
+        assert!(!dir.exists());
+        let r = unpack(&tar()[..], &opts, &dir).unwrap();
+        assert!(matches!(r, Unpacked::Written(_)));
+        assert!(dir.join("g").is_file());
     }
 
     #[test]

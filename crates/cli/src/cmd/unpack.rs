@@ -1,13 +1,14 @@
 //! `layerproof unpack TARBALL DIR`: materialise the tree Docker's `ADD` would produce.
 //!
-//! The tree is written by `layerproof_verifier::materialise`, which also says why that is safe.
+//! The workflow is `layerproof_verifier::materialise::unpack`, whose module doc says why writing
+//! the tree is safe.
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use layerproof_archive::source::{self, Added};
-use layerproof_verifier::materialise::{materialise, prepare_dir};
+use layerproof_archive::source;
+use layerproof_verifier::materialise::{self, Unpacked};
 
 use crate::Outcome;
 
@@ -41,23 +42,22 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut opts = source::Options::default();
     args.limits.apply(&mut opts);
     opts.unpack.implied_dir_mtime = layerproof_archive::Timestamp::from_secs(args.build_time);
-    let added = source::add(BufReader::with_capacity(1 << 20, file), &opts)
-        .with_context(|| format!("cannot read {}", args.tarball.display()))?;
-    let tree = match added {
-        Added::PlainFile { .. } => bail!(
-            "{} is not an archive: Docker's ADD would copy it as a plain file",
-            args.tarball.display()
-        ),
-        Added::Archive(a) => match a.outcome {
-            Ok(u) => u.tree,
-            Err(refusal) => {
+    let manifest =
+        match materialise::unpack(BufReader::with_capacity(1 << 20, file), &opts, &args.dir) {
+            Ok(Unpacked::Written(m)) => m,
+            Ok(Unpacked::Refused(refusal)) => {
                 eprintln!("layerproof: Docker would refuse this ADD: {refusal}");
                 return Ok(Outcome::Negative);
             }
-        },
-    };
-    prepare_dir(&args.dir)?;
-    let manifest = materialise(&tree, &args.dir)?;
+            Ok(Unpacked::NotAnArchive) => bail!(
+                "{} is not an archive: Docker's ADD would copy it as a plain file",
+                args.tarball.display()
+            ),
+            Err(materialise::Error::Source(e)) => {
+                return Err(e).with_context(|| format!("cannot read {}", args.tarball.display()));
+            }
+            Err(e) => return Err(e.into()),
+        };
     let manifest_path = args.manifest.clone().unwrap_or_else(|| {
         let mut name = args.dir.as_os_str().to_owned();
         name.push(".unapplied.json");

@@ -225,7 +225,8 @@ pub enum Error {
     /// Writing the config failed.
     #[error(transparent)]
     Config(#[from] crate::config::Error),
-    /// The output cannot be created.
+    /// The output cannot be created (named as the `--output` option of `layerproof rebuild`
+    /// names it, as `Assumed::set_with` names options).
     #[error("--output {target}")]
     Output {
         /// Where.

@@ -8,12 +8,12 @@ use crate::context::Context;
 use crate::dispatch::StageBuilder;
 use crate::instructions::{ArgDef, Dockerfile, Kind, Stage};
 use crate::lex::{EnvList, Lexer};
-use crate::{Error, Span, gocompat};
+use crate::{Error, Platform, Span, gocompat};
 
 pub use crate::model::{
     BUILDKIT_COMMENT, BuildOptions, BuilderKind, ContainerConfig, CopyStep, DEFAULT_PATH,
-    Evaluation, HealthConfig, HistoryEntry, ImageModel, OutOfScope, Platform,
-    SOURCE_HASH_PLACEHOLDER, StageOutcome, StageResult,
+    Evaluation, HealthConfig, HistoryEntry, ImageModel, OutOfScope, SOURCE_HASH_PLACEHOLDER,
+    StageOutcome, StageResult,
 };
 
 /// Evaluates `df` for one builder. `context`, when given, is used to resolve
@@ -181,7 +181,7 @@ fn base_image(
             let mut image = ImageModel {
                 os: platform.os.clone(),
                 architecture: platform.architecture.clone(),
-                variant: platform.variant.clone(),
+                variant: variant(platform),
                 ..Default::default()
             };
             if !image.config.env.iter().any(|e| e.starts_with("PATH=")) {
@@ -353,16 +353,16 @@ fn predefined_args(opts: &BuildOptions, target_name: &str) -> Vec<(String, Strin
         target_name
     };
     let v = [
-        ("BUILDPLATFORM", bp.format()),
+        ("BUILDPLATFORM", os_arch_variant(bp)),
         ("BUILDOS", bp.os.clone()),
         ("BUILDOSVERSION", String::new()),
         ("BUILDARCH", bp.architecture.clone()),
-        ("BUILDVARIANT", bp.variant.clone()),
-        ("TARGETPLATFORM", tp.format()),
+        ("BUILDVARIANT", variant(bp)),
+        ("TARGETPLATFORM", os_arch_variant(tp)),
         ("TARGETOS", tp.os.clone()),
         ("TARGETOSVERSION", String::new()),
         ("TARGETARCH", tp.architecture.clone()),
-        ("TARGETVARIANT", tp.variant.clone()),
+        ("TARGETVARIANT", variant(tp)),
         ("TARGETSTAGE", target.to_string()),
     ];
     v.into_iter()
@@ -371,6 +371,20 @@ fn predefined_args(opts: &BuildOptions, target_name: &str) -> Vec<(String, Strin
             (k.to_string(), val)
         })
         .collect()
+}
+
+/// The platform's variant, empty when it has none (as in an image config without one).
+fn variant(p: &Platform) -> String {
+    p.variant.clone().unwrap_or_default()
+}
+
+/// `os/arch`, and `/variant` when the variant is not empty (an image config may hold
+/// `"variant": ""`, which names no variant).
+fn os_arch_variant(p: &Platform) -> String {
+    match variant(p) {
+        v if v.is_empty() => format!("{}/{}", p.os, p.architecture),
+        v => format!("{}/{}/{v}", p.os, p.architecture),
+    }
 }
 
 /// An ordered env list with in-place replacement (llb.EnvList / addEnv).

@@ -110,10 +110,12 @@ pub use eval::evaluate;
 pub use instructions::{
     ArgDef, CommandLine, CopyArgs, Dockerfile, Healthcheck, Instruction, KeyValue, Kind, Stage,
 };
+/// The target platform of a build (`layerproof-platform`'s, which `layerproof-image` uses too).
+pub use layerproof_platform::Platform;
 pub use model::{
     BUILDKIT_COMMENT, BuildOptions, BuilderKind, ContainerConfig, CopyStep, DEFAULT_PATH,
-    Evaluation, HealthConfig, HistoryEntry, ImageModel, OutOfScope, Platform,
-    SOURCE_HASH_PLACEHOLDER, StageOutcome, StageResult,
+    Evaluation, HealthConfig, HistoryEntry, ImageModel, OutOfScope, SOURCE_HASH_PLACEHOLDER,
+    StageOutcome, StageResult,
 };
 
 /// A line range in the Dockerfile (1-based, inclusive).

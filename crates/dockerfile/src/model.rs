@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use layerproof_platform::Platform;
+
 use crate::context::ResolvedSource;
 use crate::{Span, gocompat};
 
@@ -17,45 +19,6 @@ pub enum BuilderKind {
     Buildkit,
     /// The classic builder (`DOCKER_BUILDKIT=0`).
     Classic,
-}
-
-/// A target platform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Platform {
-    /// `linux`.
-    pub os: String,
-    /// `amd64`, `arm64`, ...
-    pub architecture: String,
-    /// `v7`, ... (empty when none).
-    pub variant: String,
-}
-
-impl Platform {
-    /// Parses `os/arch[/variant]`.
-    pub fn parse(s: &str) -> Option<Platform> {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] => Some(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: String::new(),
-            }),
-            [os, arch, v] => Some(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: v.to_string(),
-            }),
-            _ => None,
-        }
-    }
-    /// `os/arch[/variant]`.
-    pub fn format(&self) -> String {
-        if self.variant.is_empty() {
-            format!("{}/{}", self.os, self.architecture)
-        } else {
-            format!("{}/{}/{}", self.os, self.architecture, self.variant)
-        }
-    }
 }
 
 /// What the build is run with.

@@ -2,4 +2,5 @@
 //! binary to link).
 
 mod never_panics;
+mod platform;
 mod snapshots;

@@ -331,7 +331,7 @@ fn plan(
     let opts = BuildOptions {
         builder: settled.builder,
         build_args: req.build_args.clone(),
-        platform: model::frontend_platform(&settled.platform),
+        platform: settled.platform.clone(),
         build_platform: None,
         target: None,
     };

@@ -16,15 +16,6 @@ pub fn default_context(dockerfile: &Path) -> PathBuf {
         .map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
 
-/// A platform as the Dockerfile frontend takes it.
-pub fn frontend_platform(p: &layerproof_image::Platform) -> dockerfile::Platform {
-    dockerfile::Platform {
-        os: p.os.clone(),
-        architecture: p.architecture.clone(),
-        variant: p.variant.clone().unwrap_or_default(),
-    }
-}
-
 /// Why a Dockerfile's target stage gives no image model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

@@ -147,7 +147,7 @@ impl Run<'_> {
         let opts = BuildOptions {
             builder,
             build_args: self.req.build_args.clone(),
-            platform: model::frontend_platform(platform),
+            platform: platform.clone(),
             build_platform: None,
             target: None,
         };

@@ -120,6 +120,44 @@ impl Seek for Section {
     }
 }
 
+/// Opens a file of a layout, or an archive, for reading: only a regular file. The open itself
+/// does not block (`O_NONBLOCK`), so a FIFO or a device planted in a layout is refused by the
+/// type check on the open descriptor instead of hanging in `open(2)` until a writer appears;
+/// checking the type before opening would leave a window to swap the file.
+pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), Error> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(path, e.into()))?;
+    let f = File::from(fd);
+    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Layout {
+            what: path.display().to_string(),
+            reason: format!("not a regular file ({})", file_kind(&meta.file_type())),
+        });
+    }
+    Ok((f, meta.len()))
+}
+
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
 /// Files of a layout or archive.
 pub(crate) trait Store: Send + Sync {
     /// The directory or archive (for messages).
@@ -175,15 +213,8 @@ impl Store for DirStore {
 
     fn open(&self, path: &str) -> Result<(Box<dyn SeekRead>, u64), Error> {
         let full = self.resolve(path)?;
-        let f = File::open(&full).map_err(|e| Error::io(&full, e))?;
-        let meta = f.metadata().map_err(|e| Error::io(&full, e))?;
-        if !meta.is_file() {
-            return Err(Error::Layout {
-                what: full.display().to_string(),
-                reason: "not a regular file".into(),
-            });
-        }
-        Ok((Box::new(f), meta.len()))
+        let (f, len) = open_regular(&full)?;
+        Ok((Box::new(f), len))
     }
 
     fn exists(&self, path: &str) -> bool {
@@ -213,7 +244,7 @@ fn clean(name: &str) -> String {
 
 impl TarStore {
     pub(crate) fn open(path: &Path) -> Result<TarStore, Error> {
-        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let (f, _) = open_regular(path)?;
         let mut ar = tar::Archive::new(f);
         let mut items = HashMap::new();
         let what = path.display().to_string();
@@ -282,7 +313,7 @@ impl Store for TarStore {
         for _ in 0..MAX_HOPS {
             match self.items.get(&p) {
                 Some(TarItem::File { offset, size }) => {
-                    let mut f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+                    let (mut f, _) = open_regular(&self.path)?;
                     f.seek(SeekFrom::Start(*offset))
                         .map_err(|e| Error::io(&self.path, e))?;
                     let section = Section {

@@ -437,3 +437,98 @@ fn docker_archive_links_out_of_the_archive_are_refused() {
         );
     }
 }
+
+/// Runs `f` on a thread of its own and waits at most 20 s for it: a hang is a failure of the
+/// test, not of the whole run (the stuck thread is left behind).
+fn within_20s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{what}: still running after 20 s"))
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Opens the reference, resolves it for every platform and reads every layer blob, returning the
+/// first error.
+fn open_and_read(r: String) -> Result<(), Error> {
+    let src = layerproof_image::open(&r.parse()?, &OpenOptions::default())?;
+    let c = chain::resolve(src.as_ref(), &PlatformSelector::All, 1 << 20)?;
+    for img in c.images() {
+        for l in &img.layers {
+            std::io::copy(&mut src.blob(&l.blob)?, &mut std::io::sink())
+                .map_err(|e| Error::from_io(e, "layer"))?;
+            if let Some(mut r) = src.blob_unverified(&l.blob)? {
+                std::io::copy(&mut r, &mut std::io::sink())
+                    .map_err(|e| Error::from_io(e, "layer"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_fifo_in_a_layout_or_as_an_archive_is_refused_without_hanging() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/image");
+    let blobs = fixtures.join("oci-index/blobs/sha256");
+    let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];
+    for e in std::fs::read_dir(&blobs).unwrap() {
+        names.push(format!(
+            "blobs/sha256/{}",
+            e.unwrap().file_name().to_string_lossy()
+        ));
+    }
+    names.sort();
+    for name in names {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("layout");
+        copy_dir(&fixtures.join("oci-index"), &dir);
+        mkfifo(&dir.join(&name));
+        let r = format!("oci:{}", dir.display());
+        let e =
+            within_20s(&name, move || open_and_read(r)).expect_err("a layout with a FIFO was read");
+        let text = e.to_string();
+        assert!(
+            text.contains("not a regular file (a FIFO)") && text.contains(&name),
+            "{name}: {text}"
+        );
+    }
+    // The archive itself a FIFO.
+    for transport in ["docker-archive", "oci-archive"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("image.tar");
+        mkfifo(&fifo);
+        let r = format!("{transport}:{}", fifo.display());
+        let e = within_20s(transport, move || open_and_read(r))
+            .expect_err("a FIFO was read as an archive");
+        assert!(
+            e.to_string()
+                .contains("image.tar: not a regular file (a FIFO)"),
+            "{transport}: {e}"
+        );
+    }
+}

@@ -46,6 +46,7 @@ pub mod reference;
 pub mod registry;
 pub mod source;
 mod store;
+mod tarindex;
 pub mod write;
 
 pub use cache::BlobCache;

@@ -222,12 +222,7 @@ impl Store for DirStore {
     }
 }
 
-enum TarItem {
-    File { offset: u64, size: u64 },
-    Symlink(String),
-    Hardlink(String),
-    Dir,
-}
+use crate::tarindex::Member as TarItem;
 
 /// A tar archive (oci-archive, docker-archive), indexed once; file data is read by seeking.
 pub(crate) struct TarStore {
@@ -244,35 +239,17 @@ fn clean(name: &str) -> String {
 
 impl TarStore {
     pub(crate) fn open(path: &Path) -> Result<TarStore, Error> {
-        let (f, _) = open_regular(path)?;
-        let mut ar = tar::Archive::new(f);
-        let mut items = HashMap::new();
+        let (mut f, len) = open_regular(path)?;
         let what = path.display().to_string();
-        let bad = |e: std::io::Error| Error::Layout {
-            what: what.clone(),
-            reason: format!("not a readable tar archive: {e}"),
-        };
-        for entry in ar.entries_with_seek().map_err(bad)? {
-            let entry = entry.map_err(bad)?;
-            let name = clean(&String::from_utf8_lossy(&entry.path_bytes()));
+        let mut items = HashMap::new();
+        for (name, item) in crate::tarindex::index(&mut f, len, &what)? {
+            let name = clean(&name);
             if name.is_empty() {
                 continue;
             }
-            let link = || {
-                entry
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).into_owned())
-                    .unwrap_or_default()
-            };
-            let item = match entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => TarItem::File {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
-                },
-                tar::EntryType::Symlink => TarItem::Symlink(link()),
-                tar::EntryType::Link => TarItem::Hardlink(clean(&link())),
-                tar::EntryType::Directory => TarItem::Dir,
-                _ => continue,
+            let item = match item {
+                TarItem::Hardlink(t) => TarItem::Hardlink(clean(&t)),
+                other => other,
             };
             items.insert(name, item);
         }

@@ -532,3 +532,118 @@ fn a_fifo_in_a_layout_or_as_an_archive_is_refused_without_hanging() {
         );
     }
 }
+
+/// A tar header of `typ` for `name` claiming `size` bytes (base-256 above the octal range).
+fn raw_header(name: &str, typ: u8, size: u64) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name).unwrap();
+    h.set_entry_type(tar::EntryType::new(typ));
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// A regular file with its data, padded to whole blocks.
+fn member(name: &str, data: &[u8]) -> Vec<u8> {
+    typed_member(name, b'0', data)
+}
+
+fn typed_member(name: &str, typ: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = raw_header(name, typ, data.len() as u64);
+    out.extend_from_slice(data);
+    out.resize(out.len().next_multiple_of(512), 0);
+    out
+}
+
+/// A legacy docker-archive (config, manifest.json) whose members after them are `rest`, which
+/// must hold the layers named in `layers`.
+fn legacy_archive(layers: &[&str], rest: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let cfg = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cfg_name = format!("{}.json", hex::encode(sha2::Sha256::digest(cfg)));
+    let mj = serde_json::json!([{"Config": cfg_name, "RepoTags": ["a:b"], "Layers": layers}]);
+    let mut out = member("manifest.json", mj.to_string().as_bytes());
+    out.extend(member(&cfg_name, cfg));
+    out.extend_from_slice(rest);
+    out
+}
+
+/// Writes `bytes` as `name` in a fresh directory and reads it as `transport` in at most 20 s.
+fn read_archive(transport: &str, bytes: Vec<u8>) -> Result<(), Error> {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("image.tar");
+    std::fs::write(&path, bytes).unwrap();
+    let r = format!("{transport}:{}", path.display());
+    let res = within_20s(transport, move || open_and_read(r));
+    drop(tmp);
+    res
+}
+
+#[test]
+fn an_archive_member_that_runs_past_the_end_of_the_file_is_refused() {
+    // A layer whose header claims 1 TiB (base-256), 100000 bytes (octal) or one byte more than
+    // the file holds, with a few bytes behind it and no end-of-archive blocks.
+    for claim in [1u64 << 40, 100_000, 513] {
+        let mut rest = raw_header("layer.tar", b'0', claim);
+        rest.extend_from_slice(&[b'x'; 512]);
+        let e = read_archive("docker-archive", legacy_archive(&["layer.tar"], &rest))
+            .expect_err("a truncated member was read");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("member \"layer.tar\" claims {claim} bytes"))
+                && text.contains("the archive is truncated")
+                && text.contains("image.tar"),
+            "{claim}: {text}"
+        );
+    }
+    // The same in an oci-archive: the truncated member is its oci-layout.
+    let mut rest = raw_header("oci-layout", b'0', 4096);
+    rest.extend_from_slice(br#"{"imageLayoutVersion":"1.0.0"}"#);
+    let e = read_archive("oci-archive", rest).expect_err("a truncated oci-layout was read");
+    assert!(e.to_string().contains("the archive is truncated"), "{e}");
+}
+
+#[test]
+fn an_archive_extension_header_over_1_mib_is_refused_before_it_is_read() {
+    // GNU long name and long link, PAX local and global headers of 1 GiB: only the header is
+    // there (the file is a few KB), so the refusal comes from the size, before any read.
+    for (typ, kind) in [
+        (b'L', "GNU long name"),
+        (b'K', "GNU long link"),
+        (b'x', "PAX header"),
+        (b'g', "PAX global header"),
+    ] {
+        let mut rest = raw_header("././@LongLink", typ, 1 << 30);
+        rest.extend(member("layer.tar", b""));
+        let e = read_archive("docker-archive", legacy_archive(&["layer.tar"], &rest))
+            .expect_err("a 1 GiB extension header was accepted");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("the {kind} at offset"))
+                && text.contains("is 1073741824 bytes, over the 1048576 bytes Go's archive/tar"),
+            "{kind}: {text}"
+        );
+    }
+    // Just over the limit, with the data present: refused all the same (Go refuses it too).
+    let mut rest = raw_header("././@LongLink", b'L', (1 << 20) + 1);
+    rest.resize(rest.len() + (1 << 20) + 512, b'n');
+    rest.extend(member("layer.tar", b""));
+    let e = read_archive("docker-archive", legacy_archive(&["layer.tar"], &rest)).unwrap_err();
+    assert!(e.to_string().contains("over the 1048576 bytes"), "{e}");
+    // A long name and a PAX path within the limit still name the member.
+    let long = format!("{}/layer.tar", "d".repeat(300));
+    let mut rest = raw_header("././@LongLink", b'L', long.len() as u64 + 1);
+    let mut body = long.clone().into_bytes();
+    body.push(0);
+    body.resize(512, 0);
+    rest.extend(body);
+    rest.extend(member("short-name", b""));
+    let pax_name = format!("{}/pax.tar", "p".repeat(200));
+    let record = format!("path={pax_name}\n");
+    let record = format!("{} {record}", record.len() + 4);
+    rest.extend(typed_member("PaxHeaders/x", b'x', record.as_bytes()));
+    rest.extend(member("ignored", b""));
+    let layers = [long.as_str(), pax_name.as_str()];
+    read_archive("docker-archive", legacy_archive(&layers, &rest)).unwrap();
+}

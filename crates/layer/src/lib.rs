@@ -9,7 +9,8 @@
 //! * [`writer`]: the walk and the per-engine header conventions (names, hardlink groups, modes,
 //!   owners, capabilities, whiteouts; spec §5), streamed into any `impl Write` while hashing
 //!   ([`write_layer`], [`hash_layer`]; spec §7).
-//! * [`profile`]: the engine switches, each with its evidence ([`PROFILES`]).
+//! * [`profile`]: the engine switches, each with its evidence, and the Docker Engine each
+//!   profile stands for ([`PROFILES`]).
 //! * [`names`]: uid/gid → name tables for engines that fill uname/gname.
 //! * [`compare`]: parse two layer tars block by block and report the first differing entry field
 //!   by field.
@@ -28,7 +29,7 @@
 //! let ino = tree.add_inode(file);
 //! tree.link(ROOT, b"hello.txt", ino, Origin::Entry { index: 0 });
 //!
-//! let profile = Profile::by_name("docker-24-27").unwrap();
+//! let profile = Profile::for_docker_version("26.1.5").unwrap();
 //! let (bytes, summary) = write_layer(&tree, &LayerOptions::new(profile), Vec::new()).unwrap();
 //! assert_eq!(bytes.len(), 512 + 512 + 1024);
 //! assert_eq!(summary.entries, 1);

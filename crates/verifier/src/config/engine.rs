@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use layerproof_layer::Profile;
+use layerproof_layer::profile::DockerRelease;
+
 use super::gojson::Encoder;
 use crate::classic_hash::ContextTar;
 
@@ -52,28 +55,23 @@ impl Engine {
     /// The engine a `docker_version` string names (`20.10.24+dfsg1`, `26.1.5`). Debian's
     /// `+dfsg` builds of Docker ≥ 26 use trixie's Go 1.24.
     pub fn from_docker_version(v: &str) -> Option<Engine> {
-        let mut it = v.split(['.', '+', '-', '~']);
-        let major = it.next()?.parse().ok()?;
-        let minor = it.next()?.parse().ok()?;
-        let mut e = Engine::new(major, minor);
-        if v.contains("dfsg") && major >= 26 {
+        let release = DockerRelease::of_docker_version(v)?;
+        let mut e = Engine::new(release.major, release.minor);
+        if v.contains("dfsg") && release.major >= 26 {
             e.go_minor = 24;
         }
         Some(e)
     }
 
-    /// The engine a layer profile (`layerproof profiles`) stands for: 20.10 for `docker-20.10*`,
-    /// 23.0, 26.1 (the observed member of `docker-24-27`), 28.5 and 29.7. `None` for profiles
-    /// that are not a Docker engine's graphdriver path.
+    /// The engine a layer profile stands for: the one that writes its default `docker_version`
+    /// ([`layerproof_layer::profile::DockerEngine::docker_version`]). `None` for profiles that are not a Docker engine's.
+    pub fn of_profile(profile: &Profile) -> Option<Engine> {
+        Engine::from_docker_version(profile.engine?.docker_version)
+    }
+
+    /// [`Engine::of_profile`] of the profile named `name`.
     pub fn for_profile(name: &str) -> Option<Engine> {
-        Some(match name {
-            "docker-20.10" | "docker-20.10-debian" => Engine::new(20, 10),
-            "docker-23.0" => Engine::new(23, 0),
-            "docker-24-27" => Engine::new(26, 1),
-            "docker-28-29.6" => Engine::new(28, 5),
-            "docker-29.7" | "docker-29.7-buildkit-overlayfs" => Engine::new(29, 7),
-            _ => return None,
-        })
+        Profile::by_name(name).and_then(Engine::of_profile)
     }
 
     /// Which mode the context tar of a client of this version carries (classic source hash).
@@ -131,10 +129,18 @@ mod tests {
         assert_eq!((e.major, e.minor, e.go_minor), (26, 1, 24));
         assert_eq!(Engine::from_docker_version("26.1.5").unwrap().go_minor, 21);
         assert!(Engine::from_docker_version("dev").is_none());
-        assert_eq!(
-            Engine::for_profile("docker-24-27"),
-            Some(Engine::new(26, 1))
-        );
-        assert_eq!(Engine::for_profile("buildkit-containerd"), None);
+    }
+
+    #[test]
+    fn engines_of_profiles() {
+        let shape = |p: &Profile| Engine::of_profile(p).map(|e| (e.major, e.minor, e.go_minor));
+        let of = |v: &str| Profile::for_docker_version(v).and_then(shape);
+        assert_eq!(of("20.10.24+dfsg1"), Some((20, 10, 19)));
+        assert_eq!(of("26.1.5+dfsg1"), Some((26, 1, 21)));
+        assert_eq!(of("28.0.0"), Some((28, 5, 23)));
+        assert_eq!(of("29.7.1"), Some((29, 7, 24)));
+        for p in Profile::all() {
+            assert_eq!(Engine::of_profile(p).is_some(), p.engine.is_some(), "{p}");
+        }
     }
 }

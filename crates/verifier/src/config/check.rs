@@ -3,10 +3,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::builder::{BuilderMark, builder_of};
 use super::gojson::GoJson;
 use super::{Engine, created_by_lines};
 use crate::dockerfile::SOURCE_HASH_PLACEHOLDER;
-use crate::dockerfile::eval::{BUILDKIT_COMMENT, BuilderKind, ContainerConfig, ImageModel};
+use crate::dockerfile::eval::{BuilderKind, ContainerConfig, ImageModel};
 
 /// The outcome of one field's check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,35 +43,14 @@ pub struct ConfigCheck {
 /// What [`check_config`] knows besides the model.
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions<'a> {
-    /// The builder the model was evaluated for; `None`: [`detect_builder`] on the published
-    /// config (classic when undecidable).
+    /// The builder the model was evaluated for; `None`: the one [`builder_of`] finds in the
+    /// published config (BuildKit when it finds none, as [`BuilderMark::assumed`]).
     pub builder: Option<BuilderKind>,
     /// Classic: source hash of each `model.layers` entry, where computed (see
     /// [`crate::classic_hash`]). Without it the rest of the ADD/COPY line is still checked.
     pub source_hashes: &'a [Option<String>],
     /// The rebuilt diff_ids, one per `model.layers` entry, to compare value by value.
     pub diff_ids: Option<&'a [String]>,
-}
-
-/// Which builder wrote a config: BuildKit leaves `buildkit.dockerfile.v0` comments in the
-/// history and no `container_config`; the classic builder writes `container_config`.
-pub fn detect_builder(published: &[u8]) -> Option<BuilderKind> {
-    let v: Value = serde_json::from_slice(published).ok()?;
-    detect_builder_of(&v)
-}
-
-fn detect_builder_of(v: &Value) -> Option<BuilderKind> {
-    let bk = v["history"].as_array().is_some_and(|h| {
-        h.iter()
-            .any(|e| e["comment"].as_str() == Some(BUILDKIT_COMMENT))
-    });
-    if bk {
-        Some(BuilderKind::Buildkit)
-    } else if v.get("container_config").is_some() {
-        Some(BuilderKind::Classic)
-    } else {
-        None
-    }
 }
 
 /// Null, absent, `""`, `false`, `[]` and `{}` all mean "unset".
@@ -201,8 +181,7 @@ pub fn check_config(
 fn check_history(out: &mut Checks, v: &Value, expected: &ImageModel, opts: &CheckOptions<'_>) {
     let builder = opts
         .builder
-        .or_else(|| detect_builder_of(v))
-        .unwrap_or(BuilderKind::Classic);
+        .unwrap_or_else(|| builder_of(v).unwrap_or_else(BuilderMark::assumed).kind);
     let engine = v["docker_version"]
         .as_str()
         .and_then(Engine::from_docker_version);
@@ -322,7 +301,7 @@ mod tests {
             let _ = GoTime::parse(&s);
             let _ = RunValues::from_published(&bytes);
             let _ = check_config(&bytes, &ImageModel::default(), &CheckOptions::default());
-            let _ = detect_builder(&bytes);
+            let _ = crate::config::detect_builder(&bytes);
             let _ = Engine::from_docker_version(&s);
         }
 

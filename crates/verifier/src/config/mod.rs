@@ -64,6 +64,7 @@ use sha2::{Digest, Sha256};
 use crate::dockerfile::SOURCE_HASH_PLACEHOLDER;
 use crate::dockerfile::eval::{BuilderKind, ImageModel};
 
+mod builder;
 mod buildkit;
 mod check;
 mod classic;
@@ -71,7 +72,8 @@ mod engine;
 mod gojson;
 mod gotime;
 
-pub use check::{CheckOptions, CheckStatus, ConfigCheck, check_config, detect_builder};
+pub use builder::{BuilderMark, builder_of, detect_builder};
+pub use check::{CheckOptions, CheckStatus, ConfigCheck, check_config};
 pub use engine::Engine;
 pub use gotime::GoTime;
 

@@ -18,14 +18,14 @@ pub mod ahead;
 pub mod compression;
 pub mod content;
 pub mod hashing;
-pub mod header;
 pub mod inspect;
 pub mod read;
 pub mod skeleton;
 pub mod source;
+pub mod tar;
 pub mod tree;
 pub mod unpack;
 
 pub use content::{Bodies, ContentRef, ContentStore};
-pub use header::{Header, Timestamp};
+pub use tar::{Header, Timestamp};
 pub use tree::{Inode, Kind, Node, NodeId, Origin, Tree};

@@ -10,8 +10,8 @@ use std::io::{self, Read};
 
 use crate::ahead::{self, ReadAhead};
 use crate::compression::{self, Compression, DecompressOptions, LimitExceeded};
-use crate::header::{Formats, Header};
 use crate::read;
+use crate::tar::{Formats, Header};
 use crate::unpack::{self, Refusal, RefusalKind, Unpacked, Unpacker};
 
 /// Everything that shapes how a source is read and unpacked.
@@ -105,7 +105,7 @@ impl LimitError {
                 message: e.to_string(),
             }),
             read::ErrorKind::FieldTooLong { limit, option, .. }
-                if *limit < read::GO_MAX_SPECIAL_FILE_SIZE =>
+                if *limit < crate::tar::MAX_SPECIAL_FILE_SIZE =>
             {
                 Some(LimitError {
                     limit: option,

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::content::{ContentRef, ContentStore};
-use crate::header::Timestamp;
+use crate::tar::Timestamp;
 
 /// Index of a [`Node`] in its tree.
 pub type NodeId = u32;

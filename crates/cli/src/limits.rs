@@ -5,7 +5,7 @@
 //! (`layerproof_archive::source::LimitError::limit`), so every "over the limit" message can say
 //! `raise it with --<name>`. The defaults are generous: a real rootfs never reaches them, a
 //! hostile one stops in bounded time and memory. See docs/reliability.md.
-use layerproof_archive::{read, source, unpack};
+use layerproof_archive::{source, unpack};
 
 /// Limits for reading untrusted tarballs (sizes accept K, M, G, T suffixes, powers of 1024).
 #[derive(Debug, Clone, clap::Args)]
@@ -107,7 +107,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Defaults in the library and here must agree (a flag's default documents the library's).
-const _: () = assert!(read::GO_MAX_SPECIAL_FILE_SIZE == 1 << 20);
+const _: () = assert!(layerproof_archive::tar::MAX_SPECIAL_FILE_SIZE == 1 << 20);
 
 #[cfg(test)]
 mod tests {

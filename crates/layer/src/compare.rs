@@ -728,7 +728,7 @@ fn cstr(b: &[u8]) -> &[u8] {
 }
 
 /// Go's `parseNumeric` (the archive crate's reader owns the one implementation).
-pub use layerproof_archive::read::parse_numeric;
+pub use layerproof_archive::tar::field::parse_numeric;
 
 /// Parse PAX records (`"%d %s=%s\n"`), in order. `None` if malformed.
 pub fn parse_pax(mut body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {

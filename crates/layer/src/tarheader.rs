@@ -43,7 +43,7 @@ const PREFIX_SIZE: usize = 155;
 
 /// Tar typeflags used by the writer.
 pub mod typeflag {
-    pub use layerproof_archive::header::typeflag::*;
+    pub use layerproof_archive::tar::typeflag::*;
 }
 
 /// The format the caller asks for (Go's `Header.Format`).

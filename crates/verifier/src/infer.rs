@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use layerproof_archive::Timestamp;
-use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::read;
+use layerproof_archive::tar::{Header, typeflag};
 use layerproof_archive::unpack::Hazard;
 use layerproof_layer::profile::OwnerNames;
 use layerproof_layer::{NameTable, Profile};

@@ -11,9 +11,9 @@ use std::io::{self, Read};
 
 use layerproof_archive::Timestamp;
 use layerproof_archive::hashing::HashingReader;
-use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::read;
 use layerproof_archive::skeleton::{Shape, Skeleton};
+use layerproof_archive::tar::{Header, typeflag};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 

@@ -26,9 +26,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use layerproof_archive::ContentRef;
-use layerproof_archive::header::{Header, typeflag};
 use layerproof_archive::skeleton::Shape;
 use layerproof_archive::source::Tap;
+use layerproof_archive::tar::{Header, typeflag};
 use layerproof_archive::tree::Tree;
 use layerproof_layer::{Error as LayerError, LayerSink, Profile};
 use sha2::{Digest as _, Sha256};

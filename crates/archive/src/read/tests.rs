@@ -2,7 +2,10 @@
 
 use super::*;
 use crate::compression::Compression;
-use crate::header::typeflag as tf;
+use crate::skeleton::Shape;
+use crate::tar::field::{parse_decimal, parse_numeric, parse_octal};
+use crate::tar::pax::{parse_pax_record, parse_pax_time};
+use crate::tar::{Timestamp, typeflag as tf};
 use proptest::prelude::*;
 use std::io::Write;
 

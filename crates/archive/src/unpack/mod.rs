@@ -32,7 +32,7 @@ use std::io::Read;
 use sha2::Digest as _;
 
 use crate::content;
-use crate::header::{Header, Timestamp, typeflag};
+use crate::tar::{Header, Timestamp, typeflag};
 use crate::tree::{InodeId, Kind, Origin, Tree};
 
 pub use options::{

@@ -2,7 +2,7 @@
 //! untrusted input.
 
 use crate::content;
-use crate::header::Timestamp;
+use crate::tar::Timestamp;
 
 /// Which generation of go-archive's name handling an engine uses (spec §3 step 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

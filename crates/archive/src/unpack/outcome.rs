@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::content;
-use crate::header::{Timestamp, typeflag};
+use crate::tar::{Timestamp, typeflag};
 use crate::tree::Tree;
 
 /// The error number a real extraction would have hit.

@@ -2,7 +2,7 @@
 //! the real parent, at most [`MAX_SYMLINKS`]) and the lexical name helpers the rules share.
 
 use super::{Errno, Unpacker};
-use crate::header::Timestamp;
+use crate::tar::Timestamp;
 use crate::tree::{Kind, NodeId, ROOT, Tree};
 
 /// Linux follows at most this many symlinks while resolving one path (`MAXSYMLINKS`).

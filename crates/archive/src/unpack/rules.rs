@@ -9,7 +9,7 @@ use super::path::{
     Resolved, bound_time, clean_components, clean_lexical_is_dot, climbs_above_root, display_path,
 };
 use super::{Errno, Error, Hazard, NameRules, RefusalKind, Unpacker, typeflag_name};
-use crate::header::{Header, typeflag};
+use crate::tar::{Header, typeflag};
 use crate::tree::{Inode, InodeId, Kind, NodeId, Origin, ROOT, Tree};
 
 impl Unpacker {

@@ -1,7 +1,7 @@
 //! One test per ADD unpack rule (spec §3), through a single `check` function: entries in,
 //! tree dump (or refusal) out.
 
-use layerproof_archive::header::{Header, Timestamp, typeflag};
+use layerproof_archive::tar::{Header, Timestamp, typeflag};
 use layerproof_archive::unpack::{
     Errno, Hazard, NameRules, Options, RefusalKind, Unpacked, Unpacker,
 };

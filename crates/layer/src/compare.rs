@@ -2,7 +2,9 @@
 //!
 //! This is a deliberately small, raw parser: it reads 512-byte blocks, keeps every header block
 //! exactly as written, merges PAX `x` (and GNU `L`/`K`) extension blocks into the entry they
-//! precede, and hashes data instead of holding it. It never normalises anything away, so two
+//! precede, and hashes data instead of holding it. What a block or a PAX record *means*
+//! ([`RawEntry::parse`], [`Extension::records`]) is read with the shared codecs of
+//! `layerproof_archive::tar`, so with the reader's (Go's) rules. It never normalises anything away, so two
 //! entries compare equal only if their bytes are equal; when they differ, [`Difference`] lists
 //! each differing field with both raw values (`"0100644\0"` vs `"0000644\0"`).
 //!
@@ -16,9 +18,9 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::io::{self, Read};
 
+use layerproof_archive::tar::field::{FIELDS, cstr, parse_decimal, parse_numeric};
+use layerproof_archive::tar::{BLOCK, BlockFormat, Header, is_header_only, padding, pax, typeflag};
 use sha2::{Digest, Sha256};
-
-const BLOCK: usize = 512;
 
 /// Errors while reading a tar.
 #[derive(Debug, thiserror::Error)]
@@ -52,27 +54,6 @@ pub enum Error {
     },
 }
 
-/// The fixed fields of a header block: (name, offset, length).
-pub const FIELDS: [(&str, usize, usize); 17] = [
-    ("name", 0, 100),
-    ("mode", 100, 8),
-    ("uid", 108, 8),
-    ("gid", 116, 8),
-    ("size", 124, 12),
-    ("mtime", 136, 12),
-    ("chksum", 148, 8),
-    ("typeflag", 156, 1),
-    ("linkname", 157, 100),
-    ("magic", 257, 6),
-    ("version", 263, 2),
-    ("uname", 265, 32),
-    ("gname", 297, 32),
-    ("devmajor", 329, 8),
-    ("devminor", 337, 8),
-    ("prefix", 345, 155),
-    ("pad", 500, 12),
-];
-
 /// A header block as written.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Block(pub Box<[u8; BLOCK]>);
@@ -84,14 +65,14 @@ impl fmt::Debug for Block {
 }
 
 impl Block {
-    /// The raw bytes of a field from [`FIELDS`].
+    /// The raw bytes of the field of a USTAR block with that name
+    /// (`layerproof_archive::tar::field::FIELDS`; the unused tail for an unknown name).
     pub fn field(&self, name: &str) -> &[u8] {
-        let (_, off, len) = FIELDS
+        let f = FIELDS
             .iter()
-            .copied()
-            .find(|(n, _, _)| *n == name)
-            .unwrap_or(("pad", 500, 12));
-        &self.0[off..off + len]
+            .find(|f| f.name == name)
+            .unwrap_or(&FIELDS[FIELDS.len() - 1]);
+        f.of(&self.0)
     }
 
     /// The typeflag byte.
@@ -114,9 +95,17 @@ pub struct Extension {
 }
 
 impl Extension {
-    /// PAX records of an `x`/`g` body, in written order.
+    /// PAX records of an `x`/`g` body, in written order (duplicates kept). `None` if a record
+    /// is malformed as Go's reader judges it (`layerproof_archive::tar::pax::parse_pax_record`).
     pub fn records(&self) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-        parse_pax(&self.body)
+        let mut out = Vec::new();
+        let mut body = &self.body[..];
+        while !body.is_empty() {
+            let (k, v, rest) = pax::parse_pax_record(body)?;
+            out.push((k.to_vec(), v.to_vec()));
+            body = rest;
+        }
+        Some(out)
     }
 }
 
@@ -152,120 +141,36 @@ pub struct Trailer {
     pub sha256: [u8; 32],
 }
 
-/// An entry's values as Go's reader would present them (PAX records applied).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Parsed {
-    /// Name (PAX `path`, or USTAR prefix + `/` + name).
-    pub name: Vec<u8>,
-    /// Link name.
-    pub linkname: Vec<u8>,
-    /// Typeflag.
-    pub typeflag: u8,
-    /// Mode field.
-    pub mode: i64,
-    /// Owner.
-    pub uid: i64,
-    /// Group.
-    pub gid: i64,
-    /// Owner name.
-    pub uname: Vec<u8>,
-    /// Group name.
-    pub gname: Vec<u8>,
-    /// Size.
-    pub size: i64,
-    /// Modification time: whole seconds and nanoseconds.
-    pub mtime: (i64, u32),
-    /// Device major.
-    pub devmajor: i64,
-    /// Device minor.
-    pub devminor: i64,
-    /// PAX records of the `x` header, by key.
-    pub pax: BTreeMap<Vec<u8>, Vec<u8>>,
-}
-
 impl RawEntry {
-    /// Parse the fields the way Go's reader would (minimal: octal/base-256 numbers, PAX
-    /// overrides for path, linkpath, uid, gid, uname, gname, size, mtime).
-    pub fn parse(&self) -> Result<Parsed, Error> {
-        let h = &self.header;
-        let num = |field: &'static str| {
-            parse_numeric(h.field(field)).ok_or_else(|| Error::BadNumber {
+    /// The entry's header as Go's reader would present it: the main block's fields read by
+    /// the reader's rules (`Header::from_block`; the checksum is not checked), then the last
+    /// PAX `x` record set and the GNU `L`/`K` names applied (`Header::apply`).
+    pub fn parse(&self) -> Result<Header, Error> {
+        let blk = &*self.header.0;
+        let mut h =
+            Header::from_block(blk, BlockFormat::of(blk)).map_err(|field| Error::BadNumber {
                 offset: self.offset,
                 field,
-                raw: escape(h.field(field)),
-            })
-        };
-        let mut p = Parsed {
-            name: cstr(h.field("name")).to_vec(),
-            linkname: cstr(h.field("linkname")).to_vec(),
-            typeflag: h.typeflag(),
-            mode: num("mode")?,
-            uid: num("uid")?,
-            gid: num("gid")?,
-            uname: cstr(h.field("uname")).to_vec(),
-            gname: cstr(h.field("gname")).to_vec(),
-            size: num("size")?,
-            mtime: (num("mtime")?, 0),
-            devmajor: num("devmajor")?,
-            devminor: num("devminor")?,
-            pax: BTreeMap::new(),
-        };
-        if h.field("magic") == b"ustar\0" {
-            let prefix = cstr(h.field("prefix"));
-            if !prefix.is_empty() {
-                let mut n = prefix.to_vec();
-                n.push(b'/');
-                n.extend_from_slice(&p.name);
-                p.name = n;
-            }
-        }
+                raw: escape(self.header.field(field)),
+            })?;
+        let (mut records, mut long_name, mut long_link) = (None, Vec::new(), Vec::new());
         for ext in &self.extensions {
             match ext.block.typeflag() {
-                b'x' => {
-                    let recs = ext.records().ok_or(Error::BadPax { offset: ext.offset })?;
-                    p.pax.extend(recs);
+                typeflag::XHEADER => {
+                    let r = pax::parse_pax_records(&ext.body);
+                    records = Some(r.ok_or(Error::BadPax { offset: ext.offset })?);
                 }
-                b'L' => p.name = cstr(&ext.body).to_vec(),
-                b'K' => p.linkname = cstr(&ext.body).to_vec(),
+                typeflag::GNU_LONGNAME => long_name = cstr(&ext.body).to_vec(),
+                typeflag::GNU_LONGLINK => long_link = cstr(&ext.body).to_vec(),
                 _ => {}
             }
         }
-        let pax = p.pax.clone();
-        let int = |v: &[u8]| {
-            std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-        };
-        for (k, v) in &pax {
-            match k.as_slice() {
-                b"path" => p.name = v.clone(),
-                b"linkpath" => p.linkname = v.clone(),
-                b"uname" => p.uname = v.clone(),
-                b"gname" => p.gname = v.clone(),
-                b"uid" => {
-                    p.uid = int(v).ok_or(Error::BadPax {
-                        offset: self.offset,
-                    })?
-                }
-                b"gid" => {
-                    p.gid = int(v).ok_or(Error::BadPax {
-                        offset: self.offset,
-                    })?
-                }
-                b"size" => {
-                    p.size = int(v).ok_or(Error::BadPax {
-                        offset: self.offset,
-                    })?
-                }
-                b"mtime" => {
-                    p.mtime = parse_pax_time(v).ok_or(Error::BadPax {
-                        offset: self.offset,
-                    })?
-                }
-                _ => {}
-            }
-        }
-        Ok(p)
+        h.offset = self.offset;
+        h.apply(records, long_name, long_link)
+            .map_err(|_| Error::BadPax {
+                offset: self.offset,
+            })?;
+        Ok(h)
     }
 
     /// The entry's name for messages (PAX path if present), lossy UTF-8.
@@ -367,14 +272,17 @@ impl<R: Read> Reader<R> {
                 raw: escape(block.field("size")),
             })?;
             match block.typeflag() {
-                b'x' | b'g' | b'L' | b'K' => {
+                typeflag::XHEADER
+                | typeflag::XGLOBAL
+                | typeflag::GNU_LONGNAME
+                | typeflag::GNU_LONGLINK => {
                     let size = usize::try_from(size.max(0)).unwrap_or(usize::MAX);
                     if size > 64 << 20 {
                         return Err(Error::BadPax { offset: hstart });
                     }
                     let mut body = vec![0u8; size];
                     self.exact(&mut body, "an extension body")?;
-                    let mut padding = vec![0u8; crate::tarheader::padding(size as u64)];
+                    let mut padding = vec![0u8; padding(size as u64)];
                     self.exact(&mut padding, "extension padding")?;
                     extensions.push(Extension {
                         offset: hstart,
@@ -384,19 +292,18 @@ impl<R: Read> Reader<R> {
                     });
                 }
                 flag => {
-                    let mut data_len = if crate::tarheader::is_header_only(flag) {
+                    let mut data_len = if is_header_only(flag) {
                         0
                     } else {
                         size.max(0) as u64
                     };
-                    if !crate::tarheader::is_header_only(flag) {
+                    if !is_header_only(flag) {
                         for ext in &extensions {
-                            if ext.block.typeflag() == b'x'
-                                && let Some(recs) = ext.records()
-                                && let Some((_, v)) = recs.iter().find(|(k, _)| k == b"size")
-                                && let Some(n) = std::str::from_utf8(v)
-                                    .ok()
-                                    .and_then(|s| s.parse::<u64>().ok())
+                            if ext.block.typeflag() == typeflag::XHEADER
+                                && let Some(recs) = pax::parse_pax_records(&ext.body)
+                                && let Some(v) = recs.get(pax::SIZE)
+                                && let Some(n) =
+                                    parse_decimal(v).and_then(|n| u64::try_from(n).ok())
                             {
                                 data_len = n;
                             }
@@ -411,7 +318,7 @@ impl<R: Read> Reader<R> {
                         hasher.update(&buf[..n]);
                         left -= n as u64;
                     }
-                    let mut pad = vec![0u8; crate::tarheader::padding(data_len)];
+                    let mut pad = vec![0u8; padding(data_len)];
                     self.exact(&mut pad, "data padding")?;
                     let entry = RawEntry {
                         index: self.index,
@@ -543,11 +450,11 @@ fn diff(field: &str, left: String, right: String) -> Option<FieldDiff> {
 }
 
 fn block_fields(prefix: &str, l: &Block, r: &Block, out: &mut Vec<FieldDiff>) {
-    for (name, off, len) in FIELDS {
-        let (a, b) = (&l.0[off..off + len], &r.0[off..off + len]);
+    for f in FIELDS {
+        let (a, b) = (f.of(&l.0), f.of(&r.0));
         if a != b {
             out.push(FieldDiff {
-                field: format!("{prefix}{name}"),
+                field: format!("{prefix}{}", f.name),
                 left: escape(trim_nuls(a)),
                 right: escape(trim_nuls(b)),
             });
@@ -682,11 +589,12 @@ pub fn dump(entry: &RawEntry) -> String {
             }
         }
     }
-    for (name, off, len) in FIELDS {
+    for f in FIELDS {
         let _ = writeln!(
             s,
-            "  {name:<9} {}",
-            escape(trim_nuls(&entry.header.0[off..off + len]))
+            "  {:<9} {}",
+            f.name,
+            escape(trim_nuls(f.of(&entry.header.0)))
         );
     }
     let _ = writeln!(
@@ -723,48 +631,49 @@ fn trim_nuls(b: &[u8]) -> &[u8] {
     &b[..(end + 1).min(b.len())]
 }
 
-fn cstr(b: &[u8]) -> &[u8] {
-    b.iter().position(|&c| c == 0).map_or(b, |i| &b[..i])
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Go's `parseNumeric` (the archive crate's reader owns the one implementation).
-pub use layerproof_archive::tar::field::parse_numeric;
-
-/// Parse PAX records (`"%d %s=%s\n"`), in order. `None` if malformed.
-pub fn parse_pax(mut body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut out = Vec::new();
-    while !body.is_empty() {
-        let sp = body.iter().position(|&c| c == b' ')?;
-        let n: usize = std::str::from_utf8(&body[..sp]).ok()?.parse().ok()?;
-        if n < 5 || n > body.len() || body[n - 1] != b'\n' || sp + 1 > n - 1 {
-            return None;
+    fn pax_entry(body: &[u8]) -> RawEntry {
+        let mut x = Box::new([0u8; BLOCK]);
+        x[156] = typeflag::XHEADER;
+        let mut main = Box::new([0u8; BLOCK]);
+        main[..1].copy_from_slice(b"f");
+        main[156] = typeflag::REG;
+        RawEntry {
+            index: 0,
+            offset: 0,
+            extensions: vec![Extension {
+                offset: 0,
+                block: Block(x),
+                body: body.to_vec(),
+                padding: Vec::new(),
+            }],
+            header: Block(main),
+            data_len: 0,
+            data_sha256: [0; 32],
+            padding_zero: true,
         }
-        let rec = &body[sp + 1..n - 1];
-        let eq = rec.iter().position(|&c| c == b'=')?;
-        out.push((rec[..eq].to_vec(), rec[eq + 1..].to_vec()));
-        body = &body[n..];
     }
-    Some(out)
-}
 
-fn parse_pax_time(v: &[u8]) -> Option<(i64, u32)> {
-    let s = std::str::from_utf8(v).ok()?;
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let sec: i64 = secs.parse().ok()?;
-    if frac.is_empty() {
-        return Some((sec, 0));
-    }
-    if !frac.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let mut digits = frac.chars().take(9).collect::<String>();
-    while digits.len() < 9 {
-        digits.push('0');
-    }
-    let ns: u32 = digits.parse().ok()?;
-    if secs.starts_with('-') && ns > 0 {
-        Some((sec - 1, 1_000_000_000 - ns))
-    } else {
-        Some((sec, ns))
+    #[test]
+    fn pax_records_are_judged_as_go_judges_them() {
+        let ok = pax_entry(b"11 path=ab\n6 k=v\n6 k=w\n");
+        let recs = ok.extensions[0].records().unwrap();
+        assert_eq!(recs.len(), 3, "written order, duplicates kept");
+        let h = ok.parse().unwrap();
+        assert_eq!(h.name, b"ab");
+        assert_eq!(h.pax_records[&b"k"[..]], b"w", "the last record wins");
+        // Go's reader rejects an empty key, a NUL in a key and a NUL in a path value
+        for bad in [&b"6 =v\n"[..], b"8 k\0y=v\n", b"10 path=a\0\n", b"6 kv\n\n"] {
+            let e = pax_entry(bad);
+            assert_eq!(e.extensions[0].records(), None, "{:?}", escape(bad));
+            assert!(
+                matches!(e.parse(), Err(Error::BadPax { .. })),
+                "{:?}",
+                escape(bad)
+            );
+        }
     }
 }

@@ -1,13 +1,14 @@
 //! A Go `archive/tar` `Writer`, exactly: header value → 512-byte blocks (spec §6).
 //!
-//! [`encode`] is a pure function from a [`TarHeader`] (the fields of Go's `tar.Header` that
-//! Docker's writers set) to the bytes `tar.Writer.WriteHeader` emits: either one USTAR block, or
+//! [`encode`] is a pure function from a [`Header`] (the workspace's one `tar.Header`, of which
+//! it encodes the fields Go's writer writes) and the [`WantFormat`] to the bytes
+//! `tar.Writer.WriteHeader` emits: either one USTAR block, or
 //! a PAX `x` header (block + records padded to 512) followed by the main block. The rules were
 //! learned from Go's `archive/tar` (`writer.go`, `common.go:allowedFormats`, `format.go`,
 //! `strconv.go`; unchanged in substance from Go 1.10 to 1.27) and are restated here in our own
 //! terms:
 //!
-//! * **Format choice** ([`TarHeader::format`] = [`WantFormat::Pax`], what Docker passes): USTAR
+//! * **Format choice** ([`WantFormat::Pax`], what Docker passes): USTAR
 //!   whenever every field fits, PAX otherwise, never GNU. A name longer than 100 bytes may still
 //!   be USTAR through the prefix split ([`split_ustar_path`]).
 //! * **PAX records** are sorted by key (byte order), each `"%d %s=%s\n"` with a self-counting
@@ -17,34 +18,31 @@
 //!   uname/gname/devmajor/devminor are all NUL.
 //! * The main PAX header drops non-ASCII bytes from its string fields ([`to_ascii`]) and writes
 //!   numbers that overflow as zero.
-//! * [`format_string`]: truncation without NUL, and a trailing-`/` run cut at the field end is
-//!   replaced by a NUL. [`format_octal`]: zero-padded, NUL-terminated, zero when it overflows.
+//! * [`field::format_string`]: truncation without NUL, and a trailing-`/` run cut at the field
+//!   end is replaced by a NUL. [`field::format_octal`]: zero-padded, NUL-terminated, zero when it
+//!   overflows.
 //! * Checksum: unsigned byte sum with the field as spaces, written `%06o\0 `.
 //!
 //! Failures follow Go: a header Go cannot encode yields [`HeaderError`]; for every variant except
 //! [`HeaderError::PaxTooLarge`] Go's writer wrote nothing and stays usable (the error is
 //! "non-fatal"), which is why moby's Tarballer can log and skip the entry (spec §5.1).
+//!
+//! The field and PAX codecs are `layerproof_archive::tar`'s, shared with the reader; this module
+//! holds only the writer's choices.
 
-use std::collections::BTreeMap;
+use layerproof_archive::Header;
+use layerproof_archive::tar::field::{self, format_octal, format_string};
+use layerproof_archive::tar::pax::format_pax_record;
+use layerproof_archive::tar::{
+    BLOCK, MAX_SPECIAL_FILE_SIZE, Timestamp, checksums, is_header_only, padding, typeflag,
+};
 
-use layerproof_archive::Timestamp;
+mod formats;
 
-/// Size of a tar block.
-pub const BLOCK: usize = 512;
+use formats::allowed_formats;
 
-/// The end-of-archive marker Go's `Writer.Close` writes: exactly two zero blocks (spec §5.6).
-pub const END_OF_ARCHIVE: [u8; 2 * BLOCK] = [0; 2 * BLOCK];
-
-/// The largest PAX extended-header body Go's writer accepts (`maxSpecialFileSize`, 1 MiB).
-pub const MAX_PAX_DATA: usize = 1 << 20;
-
-const NAME_SIZE: usize = 100;
-const PREFIX_SIZE: usize = 155;
-
-/// Tar typeflags used by the writer.
-pub mod typeflag {
-    pub use layerproof_archive::tar::typeflag::*;
-}
+const NAME_SIZE: usize = field::NAME.len;
+const PREFIX_SIZE: usize = field::PREFIX.len;
 
 /// The format the caller asks for (Go's `Header.Format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,43 +63,6 @@ pub enum Chosen {
     Ustar,
     /// A PAX `x` header, then a PAX main block.
     Pax,
-}
-
-/// The fields of Go's `tar.Header` that layer writers set.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TarHeader {
-    /// Entry name (`Name`), bytes as on disk.
-    pub name: Vec<u8>,
-    /// Link target (`Linkname`).
-    pub linkname: Vec<u8>,
-    /// Typeflag byte. `'\0'` is promoted to `'0'` or `'5'` like Go does.
-    pub typeflag: u8,
-    /// Mode field, including file-type bits if the engine adds them.
-    pub mode: i64,
-    /// Numeric owner.
-    pub uid: i64,
-    /// Numeric group.
-    pub gid: i64,
-    /// Owner name (empty for most engines).
-    pub uname: Vec<u8>,
-    /// Group name.
-    pub gname: Vec<u8>,
-    /// Data size.
-    pub size: i64,
-    /// Modification time. Go's "zero time" is represented by the epoch; both encode the same.
-    pub mtime: Timestamp,
-    /// Access time (`None` = Go's zero time, never written).
-    pub atime: Option<Timestamp>,
-    /// Change time (`None` = Go's zero time, never written).
-    pub ctime: Option<Timestamp>,
-    /// Device major number.
-    pub devmajor: i64,
-    /// Device minor number.
-    pub devminor: i64,
-    /// `PAXRecords`: extra records, e.g. `SCHILY.xattr.security.capability`.
-    pub pax_records: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// `Format`.
-    pub format: WantFormat,
 }
 
 /// Why Go's `WriteHeader` refused a header.
@@ -165,24 +126,6 @@ impl Encoded {
     }
 }
 
-/// Zero bytes needed after `len` bytes of data to reach a 512-byte boundary.
-pub fn padding(len: u64) -> usize {
-    ((BLOCK as u64 - len % BLOCK as u64) % BLOCK as u64) as usize
-}
-
-/// True for typeflags whose entries never carry data (Go's `isHeaderOnlyType`).
-pub fn is_header_only(flag: u8) -> bool {
-    matches!(
-        flag,
-        typeflag::LINK
-            | typeflag::SYMLINK
-            | typeflag::CHAR
-            | typeflag::BLOCK
-            | typeflag::DIR
-            | typeflag::FIFO
-    )
-}
-
 /// Go's `isASCII`: every byte is below 0x80 and not NUL. (Go iterates runes, but every byte of a
 /// multi-byte or invalid UTF-8 sequence is ≥ 0x80, so a byte test is equivalent.)
 pub fn is_ascii(s: &[u8]) -> bool {
@@ -192,109 +135,6 @@ pub fn is_ascii(s: &[u8]) -> bool {
 /// Go's `toASCII`: drop every byte that is NUL or ≥ 0x80 (spec §6.1: `opt/ü.txt` → `opt/.txt`).
 pub fn to_ascii(s: &[u8]) -> Vec<u8> {
     s.iter().copied().filter(|&c| c != 0 && c < 0x80).collect()
-}
-
-/// Go's `formatString`: copy `s` into `field`, NUL-terminated if there is room, truncated
-/// otherwise; if the truncated field ends in `/`, the run of trailing slashes is cut by a NUL at
-/// its first slash (spec §6.2).
-pub fn format_string(field: &mut [u8], s: &[u8]) {
-    let n = s.len().min(field.len());
-    field[..n].copy_from_slice(&s[..n]);
-    if s.len() < field.len() {
-        field[s.len()] = 0;
-    }
-    if s.len() > field.len() && field.last() == Some(&b'/') {
-        let kept = s[..field.len()]
-            .iter()
-            .rposition(|&c| c != b'/')
-            .map_or(0, |i| i + 1);
-        field[kept] = 0;
-    }
-}
-
-/// Go's `fitsInOctal` for a field of `len` bytes (one byte is kept for the NUL).
-pub fn fits_in_octal(len: usize, x: i64) -> bool {
-    let bits = (len as u32 - 1) * 3;
-    x >= 0 && (len >= 22 || x < 1i64 << bits)
-}
-
-fn fits_in_base256(len: usize, x: i64) -> bool {
-    if len >= 9 {
-        return true;
-    }
-    let bits = (len as u32 - 1) * 8;
-    x >= -(1i64 << bits) && x < 1i64 << bits
-}
-
-/// Go's `formatOctal`: octal digits left-padded with `0` to `len-1`, then NUL; a value that does
-/// not fit is written as zero (`0000000\0`).
-pub fn format_octal(field: &mut [u8], x: i64) {
-    let x = if fits_in_octal(field.len(), x) { x } else { 0 };
-    // x >= 0 here: at most 21 octal digits
-    let mut buf = [0u8; 22];
-    let mut at = buf.len();
-    let mut v = x.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v & 7) as u8;
-        v >>= 3;
-        if v == 0 {
-            break;
-        }
-    }
-    let digits = &buf[at..];
-    // zero-padded to len - 1 digits, then the NUL; a value that fits always leaves room for
-    // them but for a zero in a one-byte field, which is "0" without its NUL
-    match field.len().checked_sub(1 + digits.len()) {
-        Some(pad) => {
-            field[..pad].fill(b'0');
-            field[pad..pad + digits.len()].copy_from_slice(digits);
-            field[pad + digits.len()] = 0;
-        }
-        None => format_string(field, digits),
-    }
-}
-
-/// Go's `formatPAXTime`: seconds, plus `.` and up to nine digits without trailing zeros.
-pub fn format_pax_time(t: Timestamp) -> Vec<u8> {
-    if t.nsec == 0 {
-        return t.sec.to_string().into_bytes();
-    }
-    let (sign, secs, nsecs) = if t.sec < 0 {
-        // Go: secs = -(secs+1), nsecs = 1e9 - nsecs.
-        ("-", -(t.sec + 1), 1_000_000_000 - t.nsec)
-    } else {
-        ("", t.sec, t.nsec)
-    };
-    let s = format!("{sign}{secs}.{nsecs:09}");
-    s.trim_end_matches('0').as_bytes().to_vec()
-}
-
-/// Go's `validPAXRecord`: keys may not contain NUL; the values of `path`, `linkpath`, `uname`
-/// and `gname` may not either.
-pub fn valid_pax_record(key: &[u8], value: &[u8]) -> bool {
-    match key {
-        b"path" | b"linkpath" | b"uname" | b"gname" => !value.contains(&0),
-        _ => !key.contains(&0),
-    }
-}
-
-/// Go's `formatPAXRecord`: `"<len> <key>=<value>\n"` where `<len>` counts the whole record,
-/// itself included.
-pub fn format_pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
-    let base = key.len() + value.len() + 3;
-    let mut size = base + base.to_string().len();
-    if base + size.to_string().len() != size {
-        size = base + size.to_string().len();
-    }
-    let mut rec = Vec::with_capacity(size);
-    rec.extend_from_slice(size.to_string().as_bytes());
-    rec.push(b' ');
-    rec.extend_from_slice(key);
-    rec.push(b'=');
-    rec.extend_from_slice(value);
-    rec.push(b'\n');
-    rec
 }
 
 /// Go's `splitUSTARPath`: split a name longer than 100 bytes into a prefix (≤ 155 bytes) and a
@@ -370,229 +210,35 @@ pub fn pax_header_name(real_name: &[u8]) -> Vec<u8> {
     clean_path(&joined)
 }
 
-/// Which formats remain possible (Go's `Format` bit set, restricted to what matters here).
-#[derive(Debug, Clone, Copy)]
-struct Allowed {
-    ustar: bool,
-    pax: bool,
-    gnu: bool,
-}
-
-const BASIC_KEYS: [&[u8]; 10] = [
-    b"path",
-    b"linkpath",
-    b"size",
-    b"uid",
-    b"gid",
-    b"uname",
-    b"gname",
-    b"mtime",
-    b"atime",
-    b"ctime",
-];
-
-/// Go's `allowedFormats`: which encodings can hold `h`, and the PAX records it would need.
-/// PAX records by key.
-type Records = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn allowed_formats(h: &TarHeader) -> Result<(Allowed, Records), HeaderError> {
-    let mut f = Allowed {
-        ustar: true,
-        pax: true,
-        gnu: true,
-    };
-    let mut pax: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut prefer_pax = false;
-    let mut why: Vec<String> = Vec::new();
-
-    let mut verify_string = |s: &[u8],
-                             size: usize,
-                             name: &str,
-                             key: &'static [u8],
-                             f: &mut Allowed,
-                             pax: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
-        let too_long = s.len() > size;
-        let allow_long_gnu = key == b"path" || key == b"linkpath";
-        if s.contains(&0) || (too_long && !allow_long_gnu) {
-            f.gnu = false;
-        }
-        if !is_ascii(s) || too_long {
-            let can_split = key == b"path";
-            if !can_split || split_ustar_path(s).is_none() {
-                why.push(format!(
-                    "USTAR cannot encode {name}={:?}",
-                    String::from_utf8_lossy(s)
-                ));
-                f.ustar = false;
-            }
-            pax.insert(key.to_vec(), s.to_vec());
-        }
-        if h.pax_records.get(key).is_some_and(|v| v == s) {
-            pax.insert(key.to_vec(), s.to_vec());
-        }
-    };
-    verify_string(&h.name, NAME_SIZE, "Name", b"path", &mut f, &mut pax);
-    verify_string(
-        &h.linkname,
-        NAME_SIZE,
-        "Linkname",
-        b"linkpath",
-        &mut f,
-        &mut pax,
-    );
-    verify_string(&h.uname, 32, "Uname", b"uname", &mut f, &mut pax);
-    verify_string(&h.gname, 32, "Gname", b"gname", &mut f, &mut pax);
-
-    let mut verify_numeric = |n: i64,
-                              size: usize,
-                              name: &str,
-                              key: Option<&'static [u8]>,
-                              f: &mut Allowed,
-                              pax: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
-        if !fits_in_base256(size, n) {
-            f.gnu = false;
-        }
-        if !fits_in_octal(size, n) {
-            f.ustar = false;
-            match key {
-                None => {
-                    why.push(format!("PAX cannot encode {name}={n}"));
-                    f.pax = false;
-                }
-                Some(k) => {
-                    pax.insert(k.to_vec(), n.to_string().into_bytes());
-                }
-            }
-        }
-        if let Some(k) = key
-            && h.pax_records
-                .get(k)
-                .is_some_and(|v| *v == n.to_string().into_bytes())
-        {
-            pax.insert(k.to_vec(), n.to_string().into_bytes());
-        }
-    };
-    verify_numeric(h.mode, 8, "Mode", None, &mut f, &mut pax);
-    verify_numeric(h.uid, 8, "Uid", Some(b"uid"), &mut f, &mut pax);
-    verify_numeric(h.gid, 8, "Gid", Some(b"gid"), &mut f, &mut pax);
-    verify_numeric(h.size, 12, "Size", Some(b"size"), &mut f, &mut pax);
-    verify_numeric(h.devmajor, 8, "Devmajor", None, &mut f, &mut pax);
-    verify_numeric(h.devminor, 8, "Devminor", None, &mut f, &mut pax);
-
-    let mut verify_time = |ts: Option<Timestamp>,
-                           key: &'static [u8],
-                           f: &mut Allowed,
-                           pax: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
-        let Some(ts) = ts else { return };
-        // 12-byte fields always fit base-256.
-        let is_mtime = key == b"mtime";
-        let fits = fits_in_octal(12, ts.sec);
-        if !is_mtime || !fits {
-            f.ustar = false;
-        }
-        if !is_mtime || !fits || ts.nsec != 0 {
-            prefer_pax = true;
-            pax.insert(key.to_vec(), format_pax_time(ts));
-        }
-        if h.pax_records
-            .get(key)
-            .is_some_and(|v| *v == format_pax_time(ts))
-        {
-            pax.insert(key.to_vec(), format_pax_time(ts));
-        }
-    };
-    verify_time(Some(h.mtime), b"mtime", &mut f, &mut pax);
-    verify_time(h.atime, b"atime", &mut f, &mut pax);
-    verify_time(h.ctime, b"ctime", &mut f, &mut pax);
-
-    match h.typeflag {
-        typeflag::REG
-        | typeflag::CHAR
-        | typeflag::BLOCK
-        | typeflag::FIFO
-        | typeflag::GNU_SPARSE
-            if h.name.last() == Some(&b'/') =>
-        {
-            return Err(HeaderError::TrailingSlash);
-        }
-        typeflag::XHEADER | typeflag::GNU_LONGNAME | typeflag::GNU_LONGLINK | typeflag::XGLOBAL => {
-            return Err(HeaderError::SpecialType(h.typeflag));
-        }
-        _ => {}
-    }
-    if !is_header_only(h.typeflag) && h.size < 0 {
-        return Err(HeaderError::NegativeSize);
-    }
-
-    if !h.pax_records.is_empty() {
-        for (k, v) in &h.pax_records {
-            if pax.contains_key(k) {
-                continue;
-            }
-            if !BASIC_KEYS.contains(&k.as_slice()) && !k.starts_with(b"GNU.sparse") {
-                pax.insert(k.clone(), v.clone());
-            }
-        }
-        f.ustar = false;
-        f.gnu = false;
-    }
-    for (k, v) in &pax {
-        if !valid_pax_record(k, v) {
-            return Err(HeaderError::InvalidPaxRecord {
-                key: String::from_utf8_lossy(k).into_owned(),
-            });
-        }
-    }
-
-    if h.format == WantFormat::Pax {
-        // PAX implies USTAR allowed too, unless a sub-second or extra time wants PAX.
-        f.ustar &= !prefer_pax;
-        f.gnu = false;
-    }
-    if !f.ustar && !f.pax {
-        if f.gnu {
-            return Err(HeaderError::NeedsGnu);
-        }
-        return Err(HeaderError::Unencodable(why.join("; ")));
-    }
-    Ok((f, pax))
-}
-
-/// Fill the V7 + USTAR-shared fields (Go's `templateV7Plus`). `ascii_only` applies `toASCII` to
-/// the strings first (the PAX main header does this).
-fn template(h: &TarHeader, ascii_only: bool) -> [u8; BLOCK] {
+/// Fill the V7 + USTAR-shared fields (Go's `templateV7Plus`), with `name` in the name field.
+/// `ascii_only` applies `toASCII` to the strings first (the PAX main header does this).
+fn template(h: &Header, name: &[u8], ascii_only: bool) -> [u8; BLOCK] {
     let mut b = [0u8; BLOCK];
     let s = |x: &[u8]| if ascii_only { to_ascii(x) } else { x.to_vec() };
-    b[156] = h.typeflag;
-    format_string(&mut b[0..100], &s(&h.name));
-    format_string(&mut b[157..257], &s(&h.linkname));
-    format_octal(&mut b[100..108], h.mode);
-    format_octal(&mut b[108..116], h.uid);
-    format_octal(&mut b[116..124], h.gid);
-    format_octal(&mut b[124..136], h.size);
-    format_octal(&mut b[136..148], h.mtime.sec);
-    format_string(&mut b[265..297], &s(&h.uname));
-    format_string(&mut b[297..329], &s(&h.gname));
-    format_octal(&mut b[329..337], h.devmajor);
-    format_octal(&mut b[337..345], h.devminor);
+    b[field::TYPEFLAG.at] = h.typeflag;
+    format_string(field::NAME.of_mut(&mut b), &s(name));
+    format_string(field::LINKNAME.of_mut(&mut b), &s(&h.linkname));
+    format_octal(field::MODE.of_mut(&mut b), h.mode);
+    format_octal(field::UID.of_mut(&mut b), h.uid);
+    format_octal(field::GID.of_mut(&mut b), h.gid);
+    format_octal(field::SIZE.of_mut(&mut b), h.size);
+    format_octal(field::MTIME.of_mut(&mut b), h.mtime.sec);
+    format_string(field::UNAME.of_mut(&mut b), &s(&h.uname));
+    format_string(field::GNAME.of_mut(&mut b), &s(&h.gname));
+    format_octal(field::DEVMAJOR.of_mut(&mut b), h.devmajor);
+    format_octal(field::DEVMINOR.of_mut(&mut b), h.devminor);
     b
 }
 
-/// Set the `ustar\0` `00` magic and the checksum (Go's `setFormat` for USTAR/PAX).
+/// Set the `ustar\0` `00` magic and the checksum (Go's `setFormat` for USTAR/PAX): the
+/// unsigned sum, written `%06o\0 `.
 fn finish_block(b: &mut [u8; BLOCK]) {
-    b[257..263].copy_from_slice(b"ustar\0");
-    b[263..265].copy_from_slice(b"00");
-    let sum = checksum(b);
-    format_octal(&mut b[148..155], sum);
-    b[155] = b' ';
-}
-
-/// Unsigned byte sum of a header block with the checksum field counted as eight spaces.
-pub fn checksum(b: &[u8; BLOCK]) -> i64 {
-    b.iter()
-        .enumerate()
-        .map(|(i, &c)| if (148..156).contains(&i) { b' ' } else { c } as i64)
-        .sum()
+    field::MAGIC.of_mut(b).copy_from_slice(b"ustar\0");
+    field::VERSION.of_mut(b).copy_from_slice(b"00");
+    let (sum, _) = checksums(b);
+    let chksum = field::CHKSUM.of_mut(b);
+    format_octal(&mut chksum[..7], sum);
+    chksum[7] = b' ';
 }
 
 /// Round to the nearest second, halves up (Go `time.Round(time.Second)`).
@@ -604,8 +250,9 @@ fn round_second(t: Timestamp) -> Timestamp {
     }
 }
 
-/// Encode one header exactly as Go's `tar.Writer.WriteHeader` does.
-pub fn encode(header: &TarHeader) -> Result<Encoded, HeaderError> {
+/// Encode one header exactly as Go's `tar.Writer.WriteHeader` does when asked for `format`
+/// (Go's `Header.Format`). [`Header::formats`] and [`Header::offset`] are not read.
+pub fn encode(header: &Header, format: WantFormat) -> Result<Encoded, HeaderError> {
     let mut h = header.clone();
     if h.typeflag == typeflag::REGA {
         h.typeflag = if h.name.last() == Some(&b'/') {
@@ -614,12 +261,12 @@ pub fn encode(header: &TarHeader) -> Result<Encoded, HeaderError> {
             typeflag::REG
         };
     }
-    if h.format == WantFormat::Unknown {
+    if format == WantFormat::Unknown {
         h.mtime = round_second(h.mtime);
         h.atime = None;
         h.ctime = None;
     }
-    let (allowed, pax) = allowed_formats(&h)?;
+    let (allowed, pax) = allowed_formats(&h, format)?;
     let data_len = if is_header_only(h.typeflag) {
         0
     } else {
@@ -627,14 +274,9 @@ pub fn encode(header: &TarHeader) -> Result<Encoded, HeaderError> {
     };
 
     if allowed.ustar {
-        let mut prefix: &[u8] = b"";
-        let mut main = h.clone();
-        if let Some((p, s)) = split_ustar_path(&h.name) {
-            prefix = p;
-            main.name = s.to_vec();
-        }
-        let mut b = template(&main, false);
-        format_string(&mut b[345..500], prefix);
+        let (prefix, name) = split_ustar_path(&h.name).unwrap_or((b"", &h.name));
+        let mut b = template(&h, name, false);
+        format_string(field::PREFIX.of_mut(&mut b), prefix);
         finish_block(&mut b);
         return Ok(Encoded {
             blocks: b.to_vec(),
@@ -650,7 +292,7 @@ pub fn encode(header: &TarHeader) -> Result<Encoded, HeaderError> {
         for (k, v) in &pax {
             data.extend_from_slice(&format_pax_record(k, v));
         }
-        if data.len() > MAX_PAX_DATA {
+        if data.len() as u64 > MAX_SPECIAL_FILE_SIZE {
             return Err(HeaderError::PaxTooLarge(data.len()));
         }
         let mut name = to_ascii(&pax_header_name(&h.name));
@@ -659,20 +301,20 @@ pub fn encode(header: &TarHeader) -> Result<Encoded, HeaderError> {
             name.pop();
         }
         let mut x = [0u8; BLOCK];
-        x[156] = typeflag::XHEADER;
-        format_string(&mut x[0..100], &name);
-        format_octal(&mut x[100..108], 0);
-        format_octal(&mut x[108..116], 0);
-        format_octal(&mut x[116..124], 0);
-        format_octal(&mut x[124..136], data.len() as i64);
-        format_octal(&mut x[136..148], 0);
+        x[field::TYPEFLAG.at] = typeflag::XHEADER;
+        format_string(field::NAME.of_mut(&mut x), &name);
+        format_octal(field::MODE.of_mut(&mut x), 0);
+        format_octal(field::UID.of_mut(&mut x), 0);
+        format_octal(field::GID.of_mut(&mut x), 0);
+        format_octal(field::SIZE.of_mut(&mut x), data.len() as i64);
+        format_octal(field::MTIME.of_mut(&mut x), 0);
         finish_block(&mut x);
         blocks.extend_from_slice(&x);
         let pad = padding(data.len() as u64);
         blocks.extend_from_slice(&data);
         blocks.resize(blocks.len() + pad, 0);
     }
-    let mut b = template(&h, true);
+    let mut b = template(&h, &h.name, true);
     finish_block(&mut b);
     blocks.extend_from_slice(&b);
     Ok(Encoded {
@@ -683,372 +325,4 @@ pub fn encode(header: &TarHeader) -> Result<Encoded, HeaderError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hdr(name: &str, flag: u8, mode: i64) -> TarHeader {
-        TarHeader {
-            name: name.as_bytes().to_vec(),
-            typeflag: flag,
-            mode,
-            ..TarHeader::default()
-        }
-    }
-
-    fn field(b: &[u8], range: std::ops::Range<usize>) -> &[u8] {
-        &b[range]
-    }
-
-    #[test]
-    fn octal_fields() {
-        let mut f = [0xffu8; 8];
-        format_octal(&mut f, 0o755);
-        assert_eq!(&f, b"0000755\0");
-        format_octal(&mut f, 0o40755);
-        assert_eq!(&f, b"0040755\0");
-        // 8^7 does not fit: written as zero.
-        format_octal(&mut f, 2_097_152);
-        assert_eq!(&f, b"0000000\0");
-        format_octal(&mut f, 2_097_151);
-        assert_eq!(&f, b"7777777\0");
-        format_octal(&mut f, -1);
-        assert_eq!(&f, b"0000000\0");
-        let mut s = [0u8; 12];
-        format_octal(&mut s, 15);
-        assert_eq!(&s, b"00000000017\0");
-        format_octal(&mut s, 1 << 33);
-        assert_eq!(&s, b"00000000000\0");
-    }
-
-    #[test]
-    fn octal_fields_match_formatted_digits() {
-        // the digits Go's formatOctal writes, from Rust's own formatting
-        let values = [
-            0,
-            1,
-            7,
-            8,
-            0o777,
-            2_097_151,
-            2_097_152,
-            1 << 33,
-            i64::MAX,
-            -1,
-            i64::MIN,
-        ];
-        for len in 1..=30 {
-            for &x in &values {
-                let x = if fits_in_octal(len, x) { x } else { 0 };
-                let mut want = vec![0xaa; len];
-                let digits = format!("{:0width$o}", x, width = len - 1);
-                format_string(&mut want, digits.as_bytes());
-                let mut got = vec![0xaa; len];
-                format_octal(&mut got, x);
-                assert_eq!(got, want, "len {len}, x {x}");
-            }
-        }
-    }
-
-    #[test]
-    fn string_truncation_and_trailing_slash() {
-        let mut f = [0xffu8; 5];
-        format_string(&mut f, b"ab");
-        assert_eq!(&f, b"ab\0\xff\xff");
-        format_string(&mut f, b"abcde");
-        assert_eq!(&f, b"abcde");
-        format_string(&mut f, b"abcdefg");
-        assert_eq!(&f, b"abcde");
-        // Truncated field ending in a run of slashes: NUL at the first slash of the run.
-        format_string(&mut f, b"ab///x");
-        assert_eq!(&f, b"ab\0//");
-        format_string(&mut f, b"/////x");
-        assert_eq!(&f, b"\0////");
-        // Not truncated: the trailing slash stays.
-        format_string(&mut f, b"abc/");
-        assert_eq!(&f, b"abc/\0");
-    }
-
-    #[test]
-    fn pax_records_count_themselves() {
-        assert_eq!(format_pax_record(b"uid", b"3000000"), b"15 uid=3000000\n");
-        assert_eq!(format_pax_record(b"gid", b"3000001"), b"15 gid=3000001\n");
-        // 9 + 90 + 3 = 102 → 105 with "105"; base 99+... check the re-count boundary.
-        let v = vec![b'a'; 93];
-        let rec = format_pax_record(b"path", &v);
-        assert_eq!(rec.len(), 103);
-        assert!(rec.starts_with(b"103 path="));
-        let v = vec![b'a'; 94]; // base 101 → "101"+... = 104
-        let rec = format_pax_record(b"path", &v);
-        assert!(
-            rec.starts_with(b"104 path="),
-            "{}",
-            String::from_utf8_lossy(&rec)
-        );
-        assert_eq!(rec.len(), 104);
-        // The re-check case: base 98 → 100 with 2 digits, but 100 has 3 digits → 101.
-        let v = vec![b'a'; 91]; // 4 + 91 + 3 = 98
-        let rec = format_pax_record(b"path", &v);
-        assert_eq!(rec.len(), 101);
-        assert!(rec.starts_with(b"101 "));
-    }
-
-    #[test]
-    fn pax_time() {
-        assert_eq!(format_pax_time(Timestamp::from_secs(5)), b"5");
-        let t = Timestamp {
-            sec: 1_700_000_000,
-            nsec: 500_000_000,
-        };
-        assert_eq!(format_pax_time(t), b"1700000000.5");
-        let t = Timestamp {
-            sec: -1,
-            nsec: 500_000_000,
-        };
-        assert_eq!(format_pax_time(t), b"-0.5");
-        let t = Timestamp {
-            sec: -2,
-            nsec: 250_000_000,
-        }; // -1.75
-        assert_eq!(format_pax_time(t), b"-1.75");
-    }
-
-    #[test]
-    fn ustar_split() {
-        let prefix = format!("opt/{}", "a".repeat(60));
-        let name = format!("{prefix}/{}.txt", "b".repeat(60));
-        let (p, s) = split_ustar_path(name.as_bytes()).unwrap();
-        assert_eq!(p, prefix.as_bytes());
-        assert_eq!(s, format!("{}.txt", "b".repeat(60)).as_bytes());
-        // Unsplittable: the base is longer than 100.
-        let long = format!("opt/{}", "c".repeat(120));
-        assert!(split_ustar_path(long.as_bytes()).is_none());
-        // Leading slash only: i == 0.
-        let lead = format!("/{}", "d".repeat(101));
-        assert!(split_ustar_path(lead.as_bytes()).is_none());
-        // Directory with trailing slash: the slash is ignored when searching.
-        let dir = format!("{}/{}/", "e".repeat(50), "f".repeat(99));
-        let (p, s) = split_ustar_path(dir.as_bytes()).unwrap();
-        assert_eq!(p, "e".repeat(50).as_bytes());
-        assert_eq!(s, format!("{}/", "f".repeat(99)).as_bytes());
-        assert!(split_ustar_path(b"short").is_none());
-    }
-
-    #[test]
-    fn pax_header_names() {
-        assert_eq!(pax_header_name(b"opt/x.txt"), b"opt/PaxHeaders.0/x.txt");
-        assert_eq!(pax_header_name(b"a/b/"), b"a/b/PaxHeaders.0");
-        assert_eq!(pax_header_name(b"x"), b"PaxHeaders.0/x");
-        assert_eq!(pax_header_name(b""), b"PaxHeaders.0");
-        assert_eq!(pax_header_name(b"a//b"), b"a/PaxHeaders.0/b");
-    }
-
-    #[test]
-    fn ustar_regular_file_block() {
-        let mut h = hdr("etc/passwd", b'0', 0o644);
-        h.size = 15;
-        h.mtime = Timestamp::from_secs(1_700_000_000);
-        let e = encode(&h).unwrap();
-        assert_eq!(e.chosen, Chosen::Ustar);
-        assert_eq!(e.blocks.len(), 512);
-        let b = &e.blocks;
-        assert_eq!(field(b, 0..11), b"etc/passwd\0");
-        assert_eq!(field(b, 100..108), b"0000644\0");
-        assert_eq!(field(b, 108..116), b"0000000\0");
-        assert_eq!(field(b, 124..136), b"00000000017\0");
-        assert_eq!(field(b, 136..148), b"14524770400\0");
-        assert_eq!(b[156], b'0');
-        assert_eq!(field(b, 257..265), b"ustar\x0000");
-        assert_eq!(field(b, 329..337), b"0000000\0");
-        assert_eq!(field(b, 337..345), b"0000000\0");
-        assert_eq!(b[155], b' ');
-        assert_eq!(b[154], 0);
-        let mut blk = [0u8; 512];
-        blk.copy_from_slice(b);
-        let want = format!("{:06o}\0 ", checksum(&blk));
-        assert_eq!(field(b, 148..156), want.as_bytes());
-        assert_eq!(e.data_len, 15);
-        assert_eq!(e.padding(), 497);
-    }
-
-    #[test]
-    fn checksum_example_from_spec() {
-        // A directory `etc/` 0755 0:0 mtime 0, no type bits: checksum is fixed by the bytes.
-        let h = hdr("etc/", b'5', 0o755);
-        let e = encode(&h).unwrap();
-        let b = &e.blocks;
-        let mut sum: i64 = 0;
-        for (i, &c) in b.iter().enumerate() {
-            sum += if (148..156).contains(&i) {
-                32
-            } else {
-                c as i64
-            };
-        }
-        assert_eq!(field(b, 148..156), format!("{sum:06o}\0 ").as_bytes());
-    }
-
-    #[test]
-    fn big_ids_use_pax_with_zero_fields() {
-        let mut h = hdr("f", b'0', 0o644);
-        h.uid = 3_000_000;
-        h.gid = 3_000_001;
-        let e = encode(&h).unwrap();
-        assert_eq!(e.chosen, Chosen::Pax);
-        assert_eq!(e.blocks.len(), 3 * 512);
-        let x = &e.blocks[..512];
-        assert_eq!(field(x, 0..16), b"PaxHeaders.0/f\0\0");
-        assert_eq!(x[156], b'x');
-        assert_eq!(field(x, 100..108), b"0000000\0");
-        assert_eq!(field(x, 124..136), b"00000000036\0");
-        assert_eq!(field(x, 136..148), b"00000000000\0");
-        // uname, gname, devmajor, devminor, prefix all NUL in the x header.
-        assert!(x[265..500].iter().all(|&c| c == 0));
-        assert_eq!(
-            field(&e.blocks, 512..542),
-            b"15 gid=3000001\n15 uid=3000000\n"
-        );
-        assert!(e.blocks[542..1024].iter().all(|&c| c == 0));
-        let m = e.main_block();
-        assert_eq!(field(m, 108..116), b"0000000\0");
-        assert_eq!(field(m, 116..124), b"0000000\0");
-        assert_eq!(field(m, 329..337), b"0000000\0");
-        assert_eq!(field(m, 257..265), b"ustar\x0000");
-    }
-
-    #[test]
-    fn non_ascii_name_is_dropped_in_header_fields() {
-        let h = hdr("opt/ü.txt", b'0', 0o644);
-        let e = encode(&h).unwrap();
-        assert_eq!(e.chosen, Chosen::Pax);
-        assert_eq!(field(&e.blocks, 0..21), b"opt/PaxHeaders.0/.txt");
-        assert_eq!(field(&e.blocks, 512..531), "19 path=opt/ü.txt\n".as_bytes());
-        assert_eq!(field(e.main_block(), 0..9), b"opt/.txt\0");
-    }
-
-    #[test]
-    fn long_unsplittable_name_truncated_in_main_header() {
-        let name = format!("opt/{}", "c".repeat(120));
-        assert_eq!(name.len(), 124);
-        let h = hdr(&name, b'0', 0o644);
-        let e = encode(&h).unwrap();
-        assert_eq!(e.chosen, Chosen::Pax);
-        let rec = format!("134 path={name}\n");
-        assert_eq!(&e.blocks[512..512 + rec.len()], rec.as_bytes());
-        assert_eq!(field(e.main_block(), 0..100), &name.as_bytes()[..100]);
-        assert_eq!(field(e.main_block(), 345..500), &[0u8; 155][..]);
-        // The x header name is cut to 100 bytes.
-        let xname = format!("opt/PaxHeaders.0/{}", "c".repeat(120));
-        assert_eq!(field(&e.blocks, 0..100), &xname.as_bytes()[..100]);
-    }
-
-    #[test]
-    fn splittable_name_stays_ustar() {
-        let name = format!("opt/{}/{}.txt", "a".repeat(60), "b".repeat(57));
-        assert_eq!(name.len(), 126);
-        let e = encode(&hdr(&name, b'0', 0o644)).unwrap();
-        assert_eq!(e.chosen, Chosen::Ustar);
-        let suffix = format!("{}.txt\0", "b".repeat(57));
-        assert_eq!(field(&e.blocks, 0..suffix.len()), suffix.as_bytes());
-        let prefix = format!("opt/{}\0", "a".repeat(60));
-        assert_eq!(field(&e.blocks, 345..345 + prefix.len()), prefix.as_bytes());
-    }
-
-    #[test]
-    fn xattr_forces_pax() {
-        let mut h = hdr("usr/bin/ping", b'0', 0o755);
-        let cap: Vec<u8> = (0..20).collect();
-        h.pax_records
-            .insert(b"SCHILY.xattr.security.capability".to_vec(), cap.clone());
-        let e = encode(&h).unwrap();
-        assert_eq!(e.chosen, Chosen::Pax);
-        let mut want = b"57 SCHILY.xattr.security.capability=".to_vec();
-        want.extend_from_slice(&cap);
-        want.push(b'\n');
-        assert_eq!(&e.blocks[512..512 + 57], &want[..]);
-        assert_eq!(
-            field(&e.blocks, 0..30),
-            b"usr/bin/PaxHeaders.0/ping\0\0\0\0\0"
-        );
-    }
-
-    #[test]
-    fn basic_keys_in_pax_records_are_ignored_unless_equal() {
-        let mut h = hdr("f", b'0', 0o644);
-        h.pax_records.insert(b"uid".to_vec(), b"7".to_vec());
-        h.pax_records.insert(b"gid".to_vec(), b"0".to_vec());
-        let e = encode(&h).unwrap();
-        // gid matches the field (0) so it is kept; uid=7 conflicts and is dropped.
-        assert_eq!(field(&e.blocks, 512..521), b"8 gid=0\n\0");
-    }
-
-    #[test]
-    fn failures() {
-        let mut h = hdr("dev", b'3', 0o600);
-        h.devmajor = 1 << 21;
-        assert!(matches!(encode(&h), Err(HeaderError::Unencodable(_))));
-        let h = hdr("a\0b", b'0', 0o644);
-        assert!(matches!(
-            encode(&h),
-            Err(HeaderError::InvalidPaxRecord { .. })
-        ));
-        let h = hdr("f", b'0', 1 << 21);
-        assert!(matches!(encode(&h), Err(HeaderError::Unencodable(_))));
-        let h = hdr("f/", b'0', 0o644);
-        assert_eq!(encode(&h), Err(HeaderError::TrailingSlash));
-        let mut h = hdr("f", b'0', 0o644);
-        h.size = -1;
-        assert_eq!(encode(&h), Err(HeaderError::NegativeSize));
-        let mut h = hdr("f", b'0', 1 << 21);
-        h.format = WantFormat::Unknown;
-        assert_eq!(encode(&h), Err(HeaderError::NeedsGnu));
-        let mut h = hdr("f", b'0', 0o644);
-        h.pax_records
-            .insert(b"SCHILY.xattr.big".to_vec(), vec![b'v'; MAX_PAX_DATA]);
-        let err = encode(&h).unwrap_err();
-        assert!(err.is_fatal(), "{err}");
-    }
-
-    #[test]
-    fn sub_second_mtime_prefers_pax() {
-        let mut h = hdr("f", b'0', 0o644);
-        h.mtime = Timestamp { sec: 10, nsec: 5 };
-        let e = encode(&h).unwrap();
-        assert_eq!(e.chosen, Chosen::Pax);
-        assert_eq!(field(&e.blocks, 512..534), b"22 mtime=10.000000005\n");
-        // Unknown format rounds instead and stays USTAR.
-        h.format = WantFormat::Unknown;
-        h.mtime = Timestamp {
-            sec: 10,
-            nsec: 500_000_000,
-        };
-        let e = encode(&h).unwrap();
-        assert_eq!(e.chosen, Chosen::Ustar);
-        assert_eq!(field(&e.blocks, 136..148), b"00000000013\0");
-    }
-
-    #[test]
-    fn negative_mtime_uses_pax_and_zero_field() {
-        let mut h = hdr("f", b'0', 0o644);
-        h.mtime = Timestamp::from_secs(-100);
-        let e = encode(&h).unwrap();
-        assert_eq!(field(&e.blocks, 512..526), b"14 mtime=-100\n");
-        assert_eq!(field(e.main_block(), 136..148), b"00000000000\0");
-    }
-
-    #[test]
-    fn rega_is_promoted() {
-        let e = encode(&hdr("d/", 0, 0o755)).unwrap();
-        assert_eq!(e.blocks[156], b'5');
-        let e = encode(&hdr("f", 0, 0o644)).unwrap();
-        assert_eq!(e.blocks[156], b'0');
-    }
-
-    #[test]
-    fn header_only_types_carry_no_data() {
-        let mut h = hdr("l", b'2', 0o777);
-        h.size = 99;
-        let e = encode(&h).unwrap();
-        assert_eq!(e.data_len, 0);
-        assert_eq!(field(&e.blocks, 124..136), b"00000000143\0");
-    }
-}
+mod tests;

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::names::NameTable;
 use crate::profile::{Capability, OnUnencodable, OpaqueDir, OwnerNames, Profile, WhiteoutDevice};
-use crate::tarheader::{self, HeaderError, TarHeader, WantFormat, typeflag};
+use layerproof_archive::tar::{BLOCK, END_OF_ARCHIVE, Header, typeflag};
+
+use crate::tarheader::{self, HeaderError, WantFormat};
 
 /// The PAX record key moby and containerd use for file capabilities.
 pub const CAPABILITY_KEY: &[u8] = b"SCHILY.xattr.security.capability";
@@ -74,7 +76,9 @@ impl<'a> LayerOptions<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The header.
-    pub header: TarHeader,
+    pub header: Header,
+    /// The format the engine asks Go's writer for (`Header.Format`).
+    pub format: WantFormat,
     /// The body of a regular file with data (`None` for everything else, hardlinks included).
     pub body: Option<ContentRef>,
 }
@@ -300,7 +304,7 @@ impl Entries<'_> {
                 pax_records.insert(CAPABILITY_KEY.to_vec(), cap);
             }
         }
-        let mut h = TarHeader {
+        let mut h = Header {
             name,
             linkname: if inode.kind == Kind::Symlink {
                 inode.link_target.clone()
@@ -320,7 +324,7 @@ impl Entries<'_> {
             devmajor,
             devminor,
             pax_records,
-            format: WantFormat::Pax,
+            ..Header::default()
         };
         let mut body = body;
 
@@ -357,7 +361,7 @@ impl Entries<'_> {
             let mut wname = h.name.clone();
             wname.extend_from_slice(WHITEOUT_OPAQUE);
             self.pending = Some(Entry {
-                header: TarHeader {
+                header: Header {
                     name: wname,
                     typeflag: typeflag::REG,
                     mode: h.mode & 0o777,
@@ -365,13 +369,17 @@ impl Entries<'_> {
                     gid: h.gid,
                     uname: h.uname.clone(),
                     gname: h.gname.clone(),
-                    format: WantFormat::Unknown,
-                    ..TarHeader::default()
+                    ..Header::default()
                 },
+                format: WantFormat::Unknown,
                 body: None,
             });
         }
-        Ok(Some(Entry { header: h, body }))
+        Ok(Some(Entry {
+            header: h,
+            format: WantFormat::Pax,
+            body,
+        }))
     }
 }
 
@@ -432,7 +440,7 @@ pub fn emit_layer(
     let mut entries = entries(tree, opts);
     while let Some(entry) = entries.next() {
         let entry = entry?;
-        let encoded = match tarheader::encode(&entry.header) {
+        let encoded = match tarheader::encode(&entry.header, entry.format) {
             Ok(e) => e,
             Err(err) => {
                 let path = lossy(&entry.header.name);
@@ -461,10 +469,10 @@ pub fn emit_layer(
                     });
                 }
             }
-            out.raw(&[0u8; tarheader::BLOCK][..encoded.padding()])?;
+            out.raw(&[0u8; BLOCK][..encoded.padding()])?;
         }
     }
-    out.raw(&tarheader::END_OF_ARCHIVE)?;
+    out.raw(&END_OF_ARCHIVE)?;
     Ok((count, omitted))
 }
 

@@ -1,8 +1,8 @@
 //! The layer writer on hand-made trees: one test per rule of spec §5, through `check`.
 
 use layerproof_archive::tree::{Inode, Kind, NodeId, Origin, ROOT};
-use layerproof_archive::{Timestamp, Tree};
-use layerproof_layer::compare::{Item, Parsed, RawEntry, Reader};
+use layerproof_archive::{Header, Timestamp, Tree};
+use layerproof_layer::compare::{Item, RawEntry, Reader};
 use layerproof_layer::{LayerOptions, NameTable, Profile, hash_layer, write_layer};
 use sha2::{Digest, Sha256};
 
@@ -47,7 +47,7 @@ impl T {
 
 /// Write the tree under `profile` and return the parsed entries plus the raw bytes.
 #[track_caller]
-fn check(t: &T, profile: &str, names: Option<&NameTable>) -> (Vec<(RawEntry, Parsed)>, Vec<u8>) {
+fn check(t: &T, profile: &str, names: Option<&NameTable>) -> (Vec<(RawEntry, Header)>, Vec<u8>) {
     let p = Profile::by_name(profile).expect("profile");
     let mut opts = LayerOptions::new(p);
     opts.names = names;
@@ -77,14 +77,14 @@ fn check(t: &T, profile: &str, names: Option<&NameTable>) -> (Vec<(RawEntry, Par
     (out, bytes)
 }
 
-fn names(entries: &[(RawEntry, Parsed)]) -> Vec<String> {
+fn names(entries: &[(RawEntry, Header)]) -> Vec<String> {
     entries
         .iter()
         .map(|(_, p)| String::from_utf8_lossy(&p.name).into_owned())
         .collect()
 }
 
-fn find<'a>(entries: &'a [(RawEntry, Parsed)], name: &str) -> &'a (RawEntry, Parsed) {
+fn find<'a>(entries: &'a [(RawEntry, Header)], name: &str) -> &'a (RawEntry, Header) {
     entries
         .iter()
         .find(|(_, p)| p.name == name.as_bytes())
@@ -177,7 +177,7 @@ fn mtime_is_floored_to_seconds() {
     let (e, _) = check(&t, "docker-24-27", None);
     let (raw, p) = find(&e, "f");
     assert!(raw.extensions.is_empty(), "no PAX mtime record");
-    assert_eq!(p.mtime, (1_700_000_000, 0));
+    assert_eq!(p.mtime, Timestamp::from_secs(1_700_000_000));
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn mtime_upper_bound_clamps_before_truncating() {
     let Some(Ok(Item::Entry(e))) = Reader::new(&bytes[..]).next() else {
         panic!()
     };
-    assert_eq!(e.parse().unwrap().mtime, (1_000, 0));
+    assert_eq!(e.parse().unwrap().mtime, Timestamp::from_secs(1_000));
 }
 
 #[test]
@@ -252,16 +252,16 @@ fn only_security_capability_survives_and_v3_becomes_v2_on_moby() {
     let (_, p) = find(&e, "ping");
     let mut v2 = v3[..20].to_vec();
     v2[3] = 2;
-    assert_eq!(p.pax.len(), 1);
-    assert_eq!(p.pax[&b"SCHILY.xattr.security.capability"[..]], v2);
+    assert_eq!(p.pax_records.len(), 1);
+    assert_eq!(p.pax_records[&b"SCHILY.xattr.security.capability"[..]], v2);
     // The hardlink entry carries the record too (moby reads the xattr before the link check).
     let (_, p) = find(&e, "ping2");
     assert_eq!(p.typeflag, b'1');
-    assert_eq!(p.pax[&b"SCHILY.xattr.security.capability"[..]], v2);
+    assert_eq!(p.pax_records[&b"SCHILY.xattr.security.capability"[..]], v2);
 
     let (e, _) = check(&t, "buildkit-containerd", None);
     let (_, p) = find(&e, "ping");
-    assert_eq!(p.pax[&b"SCHILY.xattr.security.capability"[..]], v3);
+    assert_eq!(p.pax_records[&b"SCHILY.xattr.security.capability"[..]], v3);
 }
 
 #[test]
@@ -313,7 +313,7 @@ fn char_device_0_0_on_overlay2_becomes_a_whiteout_file() {
     let (raw, p) = find(&e, "dev/.wh.gone");
     assert_eq!(p.typeflag, b'0');
     assert_eq!(raw.header.field("mode"), b"0000600\0");
-    assert_eq!((p.uid, p.gid, p.mtime.0, p.size), (7, 8, 12345, 0));
+    assert_eq!((p.uid, p.gid, p.mtime.sec, p.size), (7, 8, 12345, 0));
 }
 
 #[test]
@@ -342,7 +342,7 @@ fn opaque_directory_gets_a_marker_on_overlay2() {
     assert_eq!(p.typeflag, b'0');
     // hdr.Mode & 0777: type bits and sticky dropped; owner kept; mtime zero.
     assert_eq!(raw.header.field("mode"), b"0000755\0");
-    assert_eq!((p.uid, p.mtime.0), (5, 0));
+    assert_eq!((p.uid, p.mtime.sec), (5, 0));
     assert_eq!(find(&e, "opq/").0.header.field("mode"), b"0041755\0");
     let (e, _) = check(&t, "buildkit-containerd", None);
     assert_eq!(names(&e), ["opq/", "opq/a"]);

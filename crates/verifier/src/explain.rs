@@ -230,38 +230,54 @@ fn field_changes(
             format!("{:04o}", theirs.perm()),
         );
     }
-    if ours.uid != theirs.uid {
-        push("uid", Content, ours.uid.to_string(), theirs.uid.to_string());
+    if ours.header.uid != theirs.header.uid {
+        push(
+            "uid",
+            Content,
+            ours.header.uid.to_string(),
+            theirs.header.uid.to_string(),
+        );
     }
-    if ours.gid != theirs.gid {
-        push("gid", Content, ours.gid.to_string(), theirs.gid.to_string());
+    if ours.header.gid != theirs.header.gid {
+        push(
+            "gid",
+            Content,
+            ours.header.gid.to_string(),
+            theirs.header.gid.to_string(),
+        );
     }
     let is_symlink = ours.kind == crate::layerscan::EntryKind::Symlink;
-    if is_symlink && ours.linkname != theirs.linkname {
+    if is_symlink && ours.header.linkname != theirs.header.linkname {
         push(
             "link-target",
             Content,
-            lossy(&ours.linkname),
-            lossy(&theirs.linkname),
+            lossy(&ours.header.linkname),
+            lossy(&theirs.header.linkname),
         );
     }
     let is_dev = matches!(
         ours.kind,
         crate::layerscan::EntryKind::Char | crate::layerscan::EntryKind::Block
     );
-    if is_dev && ours.dev != theirs.dev {
+    let dev = |e: &ScannedEntry| (e.header.devmajor, e.header.devminor);
+    if is_dev && dev(ours) != dev(theirs) {
         push(
             "device",
             Content,
-            format!("{}:{}", ours.dev.0, ours.dev.1),
-            format!("{}:{}", theirs.dev.0, theirs.dev.1),
+            format!("{}:{}", ours.header.devmajor, ours.header.devminor),
+            format!("{}:{}", theirs.header.devmajor, theirs.header.devminor),
         );
     }
-    let keys: BTreeSet<&Vec<u8>> = ours.xattrs.keys().chain(theirs.xattrs.keys()).collect();
+    let (xattrs_ours, xattrs_theirs) = (ours.xattrs(), theirs.xattrs());
+    let keys: BTreeSet<&[u8]> = xattrs_ours
+        .keys()
+        .chain(xattrs_theirs.keys())
+        .copied()
+        .collect();
     for k in keys {
-        let (a, b) = (ours.xattrs.get(k), theirs.xattrs.get(k));
+        let (a, b) = (xattrs_ours.get(k), xattrs_theirs.get(k));
         if a != b {
-            let show = |x: Option<&Vec<u8>>| {
+            let show = |x: Option<&&[u8]>| {
                 x.map_or_else(
                     || "(absent)".to_string(),
                     |x| format!("0x{}", hex::encode(x)),
@@ -284,14 +300,29 @@ fn field_changes(
         };
         push("hardlink-direction", Tar, show(ours), show(theirs));
     }
-    if ours.mtime != theirs.mtime {
-        push("mtime", Tar, show_time(ours.mtime), show_time(theirs.mtime));
+    if ours.header.mtime != theirs.header.mtime {
+        push(
+            "mtime",
+            Tar,
+            show_time(ours.header.mtime),
+            show_time(theirs.header.mtime),
+        );
     }
-    if ours.uname != theirs.uname {
-        push("uname", Tar, lossy(&ours.uname), lossy(&theirs.uname));
+    if ours.header.uname != theirs.header.uname {
+        push(
+            "uname",
+            Tar,
+            lossy(&ours.header.uname),
+            lossy(&theirs.header.uname),
+        );
     }
-    if ours.gname != theirs.gname {
-        push("gname", Tar, lossy(&ours.gname), lossy(&theirs.gname));
+    if ours.header.gname != theirs.header.gname {
+        push(
+            "gname",
+            Tar,
+            lossy(&ours.header.gname),
+            lossy(&theirs.header.gname),
+        );
     }
     if ours.format != theirs.format {
         push(
@@ -301,13 +332,13 @@ fn field_changes(
             theirs.format.into(),
         );
     }
-    let (ta, tb) = (ours.mode & !0o7777, theirs.mode & !0o7777);
+    let (ta, tb) = (ours.header.mode & !0o7777, theirs.header.mode & !0o7777);
     if ta != tb {
         push(
             "mode-type-bits",
             Tar,
-            format!("{:o}", ours.mode),
-            format!("{:o}", theirs.mode),
+            format!("{:o}", ours.header.mode),
+            format!("{:o}", theirs.header.mode),
         );
     }
     v

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
-use layerproof_archive::Timestamp;
 use layerproof_archive::hashing::HashingReader;
 use layerproof_archive::read;
 use layerproof_archive::skeleton::{Shape, Skeleton};
@@ -35,7 +34,7 @@ pub enum EntryKind {
     Block,
     /// FIFO.
     Fifo,
-    /// Anything else (the typeflag is kept in [`ScannedEntry::typeflag`]).
+    /// Anything else (the typeflag is kept in the entry's [`Header::typeflag`]).
     Other,
 }
 
@@ -71,34 +70,17 @@ impl EntryKind {
 pub struct ScannedEntry {
     /// Position in the archive (0-based, extended headers not counted).
     pub index: u64,
+    /// The header as the reader presents it (raw typeflag, the full mode field, owner, names,
+    /// mtime, link target, device numbers, PAX records).
+    pub header: Header,
     /// Path without a trailing `/` (and without a leading `./` or `/`).
     pub path: Vec<u8>,
     /// The kind, with hard links counted as files.
     pub kind: EntryKind,
-    /// The raw typeflag.
-    pub typeflag: u8,
-    /// The raw mode field (permission bits plus whatever type bits the writer put there).
-    pub mode: i64,
-    /// Owner uid.
-    pub uid: i64,
-    /// Owner gid.
-    pub gid: i64,
-    /// Owner name field.
-    pub uname: Vec<u8>,
-    /// Group name field.
-    pub gname: Vec<u8>,
-    /// Modification time.
-    pub mtime: Timestamp,
-    /// Symlink target, or hard-link target path for typeflag `1`.
-    pub linkname: Vec<u8>,
     /// Set for a hard link: the path (normalised) it links to.
     pub hardlink_to: Option<Vec<u8>>,
-    /// Device numbers (meaningful for devices only).
-    pub dev: (i64, i64),
     /// Content length and sha256 (regular files; for hard links, the target's once resolved).
     pub content: Option<(u64, [u8; 32])>,
-    /// `SCHILY.xattr.*` records.
-    pub xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Header encoding: `ustar`, `pax`, `gnu`, `v7` (first one that applies, PAX winning).
     pub format: &'static str,
 }
@@ -111,7 +93,12 @@ impl ScannedEntry {
 
     /// Permission bits (`07777`).
     pub fn perm(&self) -> u32 {
-        (self.mode & 0o7777) as u32
+        self.header.perm()
+    }
+
+    /// The `SCHILY.xattr.*` records, name → value.
+    pub fn xattrs(&self) -> BTreeMap<&[u8], &[u8]> {
+        self.header.xattrs().collect()
     }
 }
 
@@ -270,7 +257,7 @@ fn walk<R: Read>(
             None
         };
         out.published.note_header(&h);
-        let entry = entry_of(index, &h, content);
+        let entry = entry_of(index, h, content);
         out.by_path.insert(entry.path.clone(), out.entries.len());
         out.entries.push(entry);
         index += 1;
@@ -315,7 +302,7 @@ pub fn normalise(name: &[u8]) -> Vec<u8> {
     if p == b"." { Vec::new() } else { p.to_vec() }
 }
 
-fn entry_of(index: u64, h: &Header, content: Option<(u64, [u8; 32])>) -> ScannedEntry {
+fn entry_of(index: u64, h: Header, content: Option<(u64, [u8; 32])>) -> ScannedEntry {
     let format = if h.formats.pax {
         "pax"
     } else if h.formats.gnu {
@@ -329,19 +316,10 @@ fn entry_of(index: u64, h: &Header, content: Option<(u64, [u8; 32])>) -> Scanned
         index,
         path: normalise(&h.name),
         kind: EntryKind::of(h.typeflag),
-        typeflag: h.typeflag,
-        mode: h.mode,
-        uid: h.uid,
-        gid: h.gid,
-        uname: h.uname.clone(),
-        gname: h.gname.clone(),
-        mtime: h.mtime,
-        linkname: h.linkname.clone(),
         hardlink_to: (h.typeflag == typeflag::LINK).then(|| normalise(&h.linkname)),
-        dev: (h.devmajor, h.devminor),
         content,
-        xattrs: h.xattrs().map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
         format,
+        header: h,
     }
 }
 

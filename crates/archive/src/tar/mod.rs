@@ -68,3 +68,6 @@ pub fn checksums(blk: &[u8; BLOCK]) -> (i64, i64) {
     }
     (unsigned, signed)
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,7 +82,7 @@ pub(crate) fn rank_profiles(
     let type_bits = scan
         .entries
         .iter()
-        .any(|e| e.kind == layerscan::EntryKind::Dir && e.mode & !0o7777 != 0);
+        .any(|e| e.kind == layerscan::EntryKind::Dir && e.header.mode & !0o7777 != 0);
     let any_dir = scan
         .entries
         .iter()

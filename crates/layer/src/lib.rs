@@ -5,7 +5,8 @@
 //! layer tar whose sha256 is the image's `rootfs.diff_ids` entry:
 //!
 //! * [`tarheader`]: a Go `archive/tar` `Writer`, exactly — a pure function from a header value
-//!   to 512-byte blocks (USTAR when it fits, PAX otherwise, never GNU; spec §6).
+//!   (`layerproof_archive::tar::Header`, the reader's type) and the wanted format to 512-byte
+//!   blocks (USTAR when it fits, PAX otherwise, never GNU; spec §6).
 //! * [`writer`]: the walk and the per-engine header conventions (names, hardlink groups, modes,
 //!   owners, capabilities, whiteouts; spec §5), streamed into any `impl Write` while hashing
 //!   ([`write_layer`], [`hash_layer`]; spec §7).
@@ -13,7 +14,7 @@
 //!   profile stands for ([`PROFILES`]).
 //! * [`names`]: uid/gid → name tables for engines that fill uname/gname.
 //! * [`compare`]: parse two layer tars block by block and report the first differing entry field
-//!   by field.
+//!   by field (raw blocks kept; their meaning read with `layerproof_archive::tar`'s codecs).
 //!
 //! ```
 //! use layerproof_archive::tree::{Inode, Kind, Origin, ROOT};

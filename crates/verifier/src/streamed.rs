@@ -43,7 +43,7 @@ use crate::blob::Match;
 use crate::infer;
 use crate::layerscan::{self, Scan, normalise};
 use crate::rebuild::{self, Prepared, Treatment, Unpacked};
-use crate::report::{Candidate, LayerReport, RebuiltLayer};
+use crate::report::{Candidate, CandidateOutcome, Compared, LayerReport, RebuiltLayer};
 use crate::verify::layer::{LayerJob, published_layer, rank, treatment_text};
 use crate::verify::sources::{Setup, SourceDigests, source_digests};
 use crate::verify::{Error, ProfileChoice, Run, joined};
@@ -614,9 +614,13 @@ fn match_headers(
         let same = entries.is_some() && check.same();
         tried.push(Candidate {
             profile: profile.name,
-            outcome: if same { "match" } else { "differs" },
+            outcome: if same {
+                CandidateOutcome::Match
+            } else {
+                CandidateOutcome::Differs
+            },
             diff_id: same.then(|| streamed.diff_id.clone()),
-            compared: Some("streamed"),
+            compared: Some(Compared::Streamed),
             detail: None,
         });
         if let (true, Some(entries)) = (same, entries) {

@@ -12,7 +12,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector};
-use layerproof_verifier::verify::{self, Level, NoProgress, ProfileChoice, Request, Verdict};
+use layerproof_verifier::report::{CandidateOutcome, Compared, PlatformReport};
+use layerproof_verifier::verify::{
+    self, Level, NoProgress, ProfileChoice, Report, Request, Verdict,
+};
 use sha2::{Digest, Sha256};
 
 fn oracle_dir() -> PathBuf {
@@ -72,6 +75,11 @@ fn request(dockerfile: &Path, context: &Path, image: &Path) -> Request {
     }
 }
 
+/// The one platform of a report in the single-platform shape.
+fn single(report: &Report) -> Option<&PlatformReport> {
+    report.platforms.last().filter(|_| !report.multi_platform)
+}
+
 /// `DIR/Dockerfile` with context `DIR` against a docker-archive.
 fn archive_request(dir: &Path, archive: &Path) -> Request {
     let mut req = request(&dir.join("Dockerfile"), dir, archive);
@@ -124,7 +132,7 @@ fn every_recorded_image_is_reproduced() {
             let mut whole = req.clone();
             whole.streamed = false;
             let mut failed = false;
-            for (req, expect) in [(&req, None), (&whole, Some("skeleton"))] {
+            for (req, expect) in [(&req, None), (&whole, Some(Compared::Skeleton))] {
                 let report = match verify::verify(req, &NoProgress) {
                     Ok(r) => r,
                     Err(e) => {
@@ -133,12 +141,12 @@ fn every_recorded_image_is_reproduced() {
                         break;
                     }
                 };
-                let layers = report.layers.as_deref().unwrap_or_default();
+                let layers = single(&report).map_or(&[][..], |p| p.layers.as_slice());
                 // a fast path decided it: no layer written
                 let how = layers.first().and_then(|l| {
                     l.candidates
                         .iter()
-                        .find(|c| c.outcome == "match")
+                        .find(|c| c.outcome == CandidateOutcome::Match)
                         .and_then(|c| c.compared)
                 });
                 let ok = report.verdict == Verdict::Reproduced
@@ -147,9 +155,9 @@ fn every_recorded_image_is_reproduced() {
                     && layers[0].profile.is_some()
                     && match expect {
                         Some(e) => how == Some(e),
-                        None => matches!(how, Some("streamed" | "skeleton")),
+                        None => matches!(how, Some(Compared::Streamed | Compared::Skeleton)),
                     };
-                if how == Some("streamed") {
+                if how == Some(Compared::Streamed) {
                     streamed += 1;
                 }
                 if !ok {
@@ -220,13 +228,13 @@ fn one_tampered_byte_is_different_and_names_the_file() {
         let req = archive_request(tmp.path(), &example.join(image));
         let report = verify::verify(&req, &NoProgress).unwrap();
         assert_eq!(report.verdict, Verdict::Different, "{image}");
-        let layer = &report.layers.as_ref().unwrap()[0];
+        let layer = &single(&report).unwrap().layers[0];
         // skeletons differed, so every candidate was then written and hashed
         assert!(
             layer
                 .candidates
                 .iter()
-                .all(|c| c.compared == Some("bytes") && c.diff_id.is_some()),
+                .all(|c| c.compared == Some(Compared::Bytes) && c.diff_id.is_some()),
             "{image}: {:?}",
             layer.candidates
         );
@@ -264,7 +272,7 @@ fn a_refused_tarball_is_not_buildable() {
     let req = request(&case.join("Dockerfile"), &case, tmp.path());
     let report = verify::verify(&req, &NoProgress).unwrap();
     assert_eq!(report.verdict, Verdict::NotBuildable);
-    let layer = &report.layers.as_ref().unwrap()[0];
+    let layer = &single(&report).unwrap().layers[0];
     let refusal = layer.refusal.as_ref().unwrap();
     assert!(
         refusal.message.contains("not a directory"),
@@ -293,23 +301,26 @@ fn a_changed_cmd_is_different_in_the_config() {
         let req = archive_request(tmp.path(), &example.join(image));
         let report = verify::verify(&req, &NoProgress).unwrap();
         assert_eq!(report.verdict, Verdict::Different, "{image}");
-        let layer = &report.layers.as_ref().unwrap()[0];
+        let layer = &single(&report).unwrap().layers[0];
         assert_eq!(
             layer.verdict,
             Verdict::Reproduced,
             "{image}: the layer itself is fine"
         );
-        let differ: Vec<&str> = report
-            .config
-            .as_ref()
+        let differ: Vec<&str> = single(&report)
             .unwrap()
+            .config
             .iter()
             .filter(|c| c.status == layerproof_verifier::config::CheckStatus::Differ)
             .map(|c| c.field.as_str())
             .collect();
         assert!(differ.contains(&"config.Cmd"), "{image}: {differ:?}");
         assert!(
-            report.notes.iter().any(|n| n.contains("config.Cmd")),
+            single(&report)
+                .unwrap()
+                .notes
+                .iter()
+                .any(|n| n.contains("config.Cmd")),
             "{image}"
         );
     }

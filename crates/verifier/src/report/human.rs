@@ -68,7 +68,7 @@ pub fn human(report: &Report, style: Style) -> String {
         let _ = writeln!(
             o,
             "  {:<10} {}{}",
-            i.role,
+            i.role.as_str(),
             i.name,
             i.digest
                 .as_deref()
@@ -76,8 +76,8 @@ pub fn human(report: &Report, style: Style) -> String {
                 .unwrap_or_default()
         );
     }
-    for p in report.platform_reports() {
-        platform(&mut o, &p, style, report.platforms.is_some());
+    for p in &report.platforms {
+        platform(&mut o, p, style, report.multi_platform);
     }
     let _ = writeln!(
         o,
@@ -100,7 +100,9 @@ fn platform(o: &mut String, p: &PlatformReport, style: Style, heading: bool) {
     let _ = writeln!(
         o,
         "  image ID   {}  (builder: {}, from {})",
-        p.image.config, p.image.builder, p.image.builder_evidence
+        p.image.config,
+        p.image.builder.as_str(),
+        p.image.builder_evidence
     );
     if let Some(m) = &p.image.manifest {
         let _ = writeln!(o, "  manifest   {m}");
@@ -186,7 +188,7 @@ pub(super) fn layer(o: &mut String, l: &LayerReport, style: Style) {
         let tried: Vec<String> = l
             .candidates
             .iter()
-            .map(|c| format!("{} {}", c.profile, c.outcome))
+            .map(|c| format!("{} {}", c.profile, c.outcome.as_str()))
             .collect();
         let _ = writeln!(o, "    tried      {}", style.dim(&tried.join(", ")));
     }

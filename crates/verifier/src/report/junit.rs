@@ -28,7 +28,7 @@ fn xml_escape(s: &str) -> String {
 /// JUnit XML: a test suite per platform, a test case per layer (plus one for the layer count).
 pub fn junit(report: &Report) -> String {
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let platforms = report.platform_reports();
+    let platforms = &report.platforms;
     let tests: usize = platforms.iter().map(|p| p.layers.len() + 1).sum();
     let failures: usize = platforms
         .iter()
@@ -45,20 +45,26 @@ pub fn junit(report: &Report) -> String {
         "<testsuites name=\"layerproof verify\" tests=\"{tests}\" failures=\"{failures}\" time=\"{:.3}\">",
         report.timings.total_ms as f64 / 1000.0
     );
-    for p in &platforms {
+    for p in platforms {
         let layer_failures = p
             .layers
             .iter()
             .filter(|l| l.verdict != Verdict::Reproduced)
             .count();
         let image_fail = !p.notes.is_empty() && p.verdict != Verdict::Reproduced;
+        // a lone platform's suite takes the whole run's time, as the report's single shape does
+        let elapsed_ms = if report.multi_platform {
+            p.elapsed_ms
+        } else {
+            report.timings.total_ms
+        };
         let _ = writeln!(
             o,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
             xml_escape(&p.platform),
             p.layers.len() + 1,
             layer_failures + usize::from(image_fail),
-            p.elapsed_ms as f64 / 1000.0
+            elapsed_ms as f64 / 1000.0
         );
         let _ = writeln!(
             o,

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::blob::BlobReport;
 use crate::config::ConfigCheck;
+use crate::dockerfile::BuilderKind;
 use crate::explain::Differences;
 
 /// The JSON schema name of a [`Report`].
@@ -50,11 +51,40 @@ pub enum Level {
     DiffId,
 }
 
+/// What an input is to the verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The Dockerfile.
+    Dockerfile,
+    /// The source file of a step.
+    Source,
+    /// The published image.
+    Image,
+    /// The tarball of an oci-import.
+    Rootfs,
+    /// The checksum file beside the rootfs tarball that vouches for it.
+    Checksum,
+}
+
+impl Role {
+    /// The name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Dockerfile => "dockerfile",
+            Role::Source => "source",
+            Role::Image => "image",
+            Role::Rootfs => "rootfs",
+            Role::Checksum => "checksum",
+        }
+    }
+}
+
 /// One input and its digest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Input {
-    /// `dockerfile`, `source` or `image`.
-    pub role: &'static str,
+    /// What it is.
+    pub role: Role,
     /// Path or reference.
     pub name: String,
     /// `sha256:<hex>` of the file, or the digest the reference resolved to.
@@ -117,24 +147,58 @@ pub struct RebuiltLayer {
     pub treatment: String,
 }
 
+/// How a profile tried fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CandidateOutcome {
+    /// Its layer is the published one.
+    Match,
+    /// Its layer differs.
+    Differs,
+    /// It refuses the source, as its engine would.
+    Refused,
+}
+
+impl CandidateOutcome {
+    /// The name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CandidateOutcome::Match => "match",
+            CandidateOutcome::Differs => "differs",
+            CandidateOutcome::Refused => "refused",
+        }
+    }
+}
+
+/// How a candidate's layer was compared with the published one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compared {
+    /// Headers encoded and compared with the published ones, bodies hashed in layer order as
+    /// they streamed from the source ([`crate::streamed`]).
+    Streamed,
+    /// Headers encoded, bodies by the digests taken while reading; equal skeletons are equal
+    /// bytes.
+    Skeleton,
+    /// The whole layer written and hashed: when skeletons differ, or the published layer has
+    /// none.
+    Bytes,
+}
+
 /// One profile tried.
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
     /// Profile name.
     pub profile: &'static str,
-    /// `match`, `differs` or `refused`.
-    pub outcome: &'static str,
+    /// How it fared.
+    pub outcome: CandidateOutcome,
     /// The diff_id it produced (not known for a layer that was only compared by skeleton and
     /// differs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff_id: Option<String>,
-    /// How the candidate was compared: `streamed` (headers encoded and compared with the
-    /// published ones, bodies hashed in layer order as they streamed from the source:
-    /// [`crate::streamed`]), `skeleton` (headers encoded, bodies by the digests taken while
-    /// reading; equal skeletons are equal bytes) or `bytes` (the whole layer written and
-    /// hashed: when skeletons differ, or the published layer has none).
+    /// How it was compared (none for a refusal).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub compared: Option<&'static str>,
+    pub compared: Option<Compared>,
     /// Refusal reason, or a difference count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -234,6 +298,38 @@ impl LayerReport {
     }
 }
 
+/// What built an image, as told from its config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Builder {
+    /// BuildKit.
+    Buildkit,
+    /// The classic builder.
+    Classic,
+    /// `docker import` of a rootfs tarball (`--rootfs`).
+    OciImport,
+}
+
+impl From<BuilderKind> for Builder {
+    fn from(kind: BuilderKind) -> Self {
+        match kind {
+            BuilderKind::Buildkit => Builder::Buildkit,
+            BuilderKind::Classic => Builder::Classic,
+        }
+    }
+}
+
+impl Builder {
+    /// The name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Builder::Buildkit => "buildkit",
+            Builder::Classic => "classic",
+            Builder::OciImport => "oci-import",
+        }
+    }
+}
+
 /// The image of one platform.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageInfo {
@@ -246,7 +342,7 @@ pub struct ImageInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// The builder, told from the history.
-    pub builder: &'static str,
+    pub builder: Builder,
     /// Why we think so.
     pub builder_evidence: String,
 }
@@ -291,7 +387,10 @@ pub struct Timings {
 }
 
 /// The whole answer (`layerproof.verify/v1`).
-#[derive(Debug, Clone, Serialize)]
+///
+/// Its JSON has two shapes: one platform's `image`, `layers`, `config` and `notes` at the top
+/// level, or, when `multi_platform`, every platform under `platforms`.
+#[derive(Debug, Clone)]
 pub struct Report {
     /// [`SCHEMA`].
     pub schema: &'static str,
@@ -305,44 +404,58 @@ pub struct Report {
     pub inputs: Vec<Input>,
     /// The platform verified, or every platform joined by `,`.
     pub platform: String,
-    /// The image (one platform).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<ImageInfo>,
-    /// The layers (one platform).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub layers: Option<Vec<LayerReport>>,
-    /// The config checks (one platform).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub config: Option<Vec<ConfigCheck>>,
-    /// Image-level findings (one platform).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// Every platform (with `--all-platforms`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platforms: Option<Vec<PlatformReport>>,
+    /// Every platform verified (one, unless `multi_platform`).
+    pub platforms: Vec<PlatformReport>,
+    /// Whether several platforms were asked for (`--all-platforms`) or verified.
+    pub multi_platform: bool,
     /// Timings.
     pub timings: Timings,
 }
 
-impl Report {
-    /// Every platform report, whether one or many.
-    pub fn platform_reports(&self) -> Vec<PlatformReport> {
-        if let Some(p) = &self.platforms {
-            return p.clone();
+/// The JSON form of a [`Report`], in either shape.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: &'static str,
+    tool: &'a Tool,
+    verdict: Verdict,
+    level: Option<Level>,
+    inputs: &'a [Input],
+    platform: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a ImageInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layers: Option<&'a [LayerReport]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<&'a [ConfigCheck]>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platforms: Option<&'a [PlatformReport]>,
+    timings: &'a Timings,
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let one = if self.multi_platform {
+            None
+        } else {
+            self.platforms.last()
+        };
+        ReportJson {
+            schema: self.schema,
+            tool: &self.tool,
+            verdict: self.verdict,
+            level: self.level,
+            inputs: &self.inputs,
+            platform: &self.platform,
+            image: one.map(|p| &p.image),
+            layers: one.map(|p| p.layers.as_slice()),
+            config: one.map(|p| p.config.as_slice()),
+            notes: one.map_or(&[], |p| p.notes.as_slice()),
+            platforms: self.multi_platform.then_some(self.platforms.as_slice()),
+            timings: &self.timings,
         }
-        match (&self.image, &self.layers) {
-            (Some(image), Some(layers)) => vec![PlatformReport {
-                platform: self.platform.clone(),
-                verdict: self.verdict,
-                level: self.level,
-                image: image.clone(),
-                layers: layers.clone(),
-                config: self.config.clone().unwrap_or_default(),
-                notes: self.notes.clone(),
-                elapsed_ms: self.timings.total_ms,
-            }],
-            _ => Vec::new(),
-        }
+        .serialize(serializer)
     }
 }
 

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Seek};
 
 use layerproof_archive::compression;
-use layerproof_archive::{read, source};
+use layerproof_archive::read;
 use layerproof_image::Descriptor;
 use layerproof_layer::Profile;
 
@@ -53,11 +53,7 @@ impl Run<'_> {
             let mut tmp = file.into_inner().map_err(|e| Error::Temp(e.into_error()))?;
             tmp.rewind().map_err(Error::Temp)?;
             let ours = layerscan::scan(BufReader::new(tmp.as_file()), read::Options::default())
-                .map_err(|source| {
-                    setup.error(rebuild::Error::Source(source::Error::Io(io::Error::other(
-                        source.to_string(),
-                    ))))
-                })?;
+                .map_err(|e| Error::OwnLayer(Box::new(e)))?;
             let diff = explain::compare(&ours, scan);
             let weight = diff
                 .groups
@@ -96,7 +92,7 @@ impl Run<'_> {
             }
         }
         best.map(|(_, c)| c)
-            .ok_or_else(|| Error::Temp(io::Error::other("no candidate could be explained")))
+            .ok_or_else(|| Error::Internal("no candidate could be explained".into()))
     }
 
     /// The first differing header, for differences the entries do not show.

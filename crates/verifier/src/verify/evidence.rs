@@ -9,7 +9,7 @@ use crate::dockerfile::{self, BuilderKind};
 use crate::layerscan::{self, Scan};
 
 /// Tell the builder from the config history.
-pub(super) fn builder_of(config: &serde_json::Value) -> (BuilderKind, &'static str, String) {
+pub(super) fn builder_of(config: &serde_json::Value) -> (BuilderKind, String) {
     let history = config["history"].as_array();
     let comments = history
         .into_iter()
@@ -17,11 +17,7 @@ pub(super) fn builder_of(config: &serde_json::Value) -> (BuilderKind, &'static s
         .filter_map(|h| h["comment"].as_str());
     for c in comments {
         if c == dockerfile::eval::BUILDKIT_COMMENT {
-            return (
-                BuilderKind::Buildkit,
-                "buildkit",
-                format!("history comment {c:?}"),
-            );
+            return (BuilderKind::Buildkit, format!("history comment {c:?}"));
         }
     }
     let classic = history
@@ -32,13 +28,11 @@ pub(super) fn builder_of(config: &serde_json::Value) -> (BuilderKind, &'static s
     if classic {
         return (
             BuilderKind::Classic,
-            "classic",
             "history created_by \"/bin/sh -c #(nop) …\"".into(),
         );
     }
     (
         BuilderKind::Buildkit,
-        "buildkit",
         "no builder marks in the history; assumed BuildKit (the default since Docker 23)".into(),
     )
 }

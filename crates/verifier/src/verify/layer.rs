@@ -19,7 +19,10 @@ use crate::dockerfile::BuilderKind;
 use crate::infer;
 use crate::layerscan::Scan;
 use crate::rebuild::{self, Params, Prepared, Treatment, Unpacked};
-use crate::report::{Candidate, LayerReport, PublishedLayer, RebuiltLayer, RefusalInfo, Verdict};
+use crate::report::{
+    Candidate, CandidateOutcome, Compared, LayerReport, PublishedLayer, RebuiltLayer, RefusalInfo,
+    Verdict,
+};
 use crate::streamed::StreamedAttempt;
 
 /// One step's layer to verify: which, from what, and what the config says of its engine.
@@ -310,7 +313,7 @@ impl Run<'_> {
                     });
                     tried.push(Candidate {
                         profile: profile.name,
-                        outcome: "refused",
+                        outcome: CandidateOutcome::Refused,
                         diff_id: None,
                         compared: None,
                         detail: Some(r.message.clone()),
@@ -324,11 +327,15 @@ impl Run<'_> {
             let ok = output.diff_id.as_deref() == Some(target);
             tried.push(Candidate {
                 profile: profile.name,
-                outcome: if ok { "match" } else { "differs" },
+                outcome: if ok {
+                    CandidateOutcome::Match
+                } else {
+                    CandidateOutcome::Differs
+                },
                 diff_id: output.diff_id,
                 compared: Some(match compare {
-                    Compare::Skeleton(_) => "skeleton",
-                    Compare::Bytes => "bytes",
+                    Compare::Skeleton(_) => Compared::Skeleton,
+                    Compare::Bytes => Compared::Bytes,
                 }),
                 detail: None,
             });

@@ -47,7 +47,7 @@ use crate::checksum;
 use crate::dockerfile::{self, Context};
 use crate::layerscan::{self, Scan};
 use crate::rebuild;
-use crate::report::{Input, PlatformReport, SCHEMA, Timings, Tool, worst};
+use crate::report::{Input, PlatformReport, Role, SCHEMA, Timings, Tool, worst};
 pub use crate::report::{Level, Report, Verdict};
 
 mod closest;
@@ -169,9 +169,24 @@ pub enum Error {
         /// Why.
         source: rebuild::Error,
     },
-    /// Writing a temporary file failed.
+    /// A tarball to compare could not be scanned (the rootfs of an oci-import).
+    #[error("{path}: {source}")]
+    Scan {
+        /// The tarball.
+        path: PathBuf,
+        /// Why.
+        source: Box<layerscan::ScanError>,
+    },
+    /// Writing our layer to a temporary file, or reading it back, failed.
     #[error("temporary file: {0}")]
     Temp(io::Error),
+    /// Our own layer, read back from its temporary file, does not scan.
+    #[error("our layer, read back: {0}")]
+    OwnLayer(Box<layerscan::ScanError>),
+    /// A failure of layerproof itself, not of its input: a worker thread panicked, or no
+    /// candidate could be explained.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A checksum file next to the tarball disagrees with it.
     #[error("{path}: {message}")]
     Checksum {
@@ -214,7 +229,7 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
     let src = layerproof_image::open(&req.image, &req.open)?;
     let chain = chain::resolve(src.as_ref(), &req.platforms, DEFAULT_MAX_MANIFEST)?;
     inputs.push(Input {
-        role: "image",
+        role: Role::Image,
         name: chain.reference.clone(),
         digest: chain.shown_by.docker_pull.as_ref().map(ToString::to_string),
         size: None,
@@ -250,7 +265,7 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
     }
     for (path, d) in hashed {
         inputs.push(Input {
-            role: "source",
+            role: Role::Source,
             name: path,
             digest: Some(d.sha256),
             size: Some(d.size),
@@ -262,45 +277,21 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
         .map(|r| r.platform.as_str())
         .collect::<Vec<_>>()
         .join(",");
-    let timings = Timings {
-        total_ms: started.elapsed().as_millis() as u64,
-    };
-    let tool = Tool {
-        name: "layerproof",
-        version: env!("CARGO_PKG_VERSION"),
-    };
-    let many = matches!(req.platforms, PlatformSelector::All) || reports.len() > 1;
-    Ok(if many {
-        Report {
-            schema: SCHEMA,
-            tool,
-            verdict,
-            level,
-            inputs,
-            platform,
-            image: None,
-            layers: None,
-            config: None,
-            notes: Vec::new(),
-            platforms: Some(reports),
-            timings,
-        }
-    } else {
-        let r = reports.pop();
-        Report {
-            schema: SCHEMA,
-            tool,
-            verdict,
-            level,
-            inputs,
-            platform,
-            image: r.as_ref().map(|r| r.image.clone()),
-            notes: r.as_ref().map(|r| r.notes.clone()).unwrap_or_default(),
-            config: r.as_ref().map(|r| r.config.clone()),
-            layers: r.map(|r| r.layers),
-            platforms: None,
-            timings,
-        }
+    Ok(Report {
+        schema: SCHEMA,
+        tool: Tool {
+            name: "layerproof",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        verdict,
+        level,
+        inputs,
+        platform,
+        multi_platform: matches!(req.platforms, PlatformSelector::All) || reports.len() > 1,
+        platforms: reports,
+        timings: Timings {
+            total_ms: started.elapsed().as_millis() as u64,
+        },
     })
 }
 
@@ -317,14 +308,14 @@ fn read_inputs(req: &Request) -> Result<(dockerfile::Dockerfile, Vec<Input>), Er
                 message: e,
             })?;
             inputs.push(Input {
-                role: "rootfs",
+                role: Role::Rootfs,
                 name: rootfs.display().to_string(),
                 digest: Some(digest),
                 size: Some(size),
             });
             if let Some(c) = checked {
                 inputs.push(Input {
-                    role: "checksum",
+                    role: Role::Checksum,
                     name: c.display().to_string(),
                     digest: None,
                     size: None,
@@ -343,7 +334,7 @@ fn read_inputs(req: &Request) -> Result<(dockerfile::Dockerfile, Vec<Input>), Er
                 })?;
             let (df_digest, df_size) = sources::sha256_file(&req.dockerfile)?;
             inputs.push(Input {
-                role: "dockerfile",
+                role: Role::Dockerfile,
                 name: req.dockerfile.display().to_string(),
                 digest: Some(df_digest),
                 size: Some(df_size),
@@ -357,17 +348,14 @@ fn read_inputs(req: &Request) -> Result<(dockerfile::Dockerfile, Vec<Input>), Er
     Ok((df, inputs))
 }
 
-/// The result of a worker thread of a scope; a thread that panicked is a temporary failure
+/// The result of a worker thread of a scope; a thread that panicked is an internal failure
 /// named after `what` the thread did.
 pub(crate) fn joined<T>(
     t: std::thread::ScopedJoinHandle<'_, Result<T, Error>>,
     what: &str,
 ) -> Result<T, Error> {
-    t.join().unwrap_or_else(|_| {
-        Err(Error::Temp(io::Error::other(format!(
-            "{what} thread failed"
-        ))))
-    })
+    t.join()
+        .unwrap_or_else(|_| Err(Error::Internal(format!("the {what} thread failed"))))
 }
 
 /// A reader that reports progress.

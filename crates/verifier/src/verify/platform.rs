@@ -21,7 +21,7 @@ use crate::dockerfile::{BuildOptions, BuilderKind, CopyStep, ImageModel};
 use crate::explain;
 use crate::layerscan::{self, Scan};
 use crate::report::{
-    ImageInfo, LayerReport, PlatformReport, RebuiltLayer, StepInfo, Verdict, worst,
+    Builder, ImageInfo, LayerReport, PlatformReport, RebuiltLayer, StepInfo, Verdict, worst,
 };
 
 /// A published image config, read once: its bytes (what is checked) and their JSON.
@@ -54,9 +54,9 @@ impl Run<'_> {
         let started = Instant::now();
         let platform = img.summary.platform.to_string();
         let config = self.read_config(img)?;
-        let (builder, builder_name, builder_evidence) = builder_of(&config.json);
+        let (builder, builder_evidence) = builder_of(&config.json);
         let version = version_hint(&config.json);
-        let image = image_info(img, builder_name, builder_evidence);
+        let image = image_info(img, builder.into(), builder_evidence);
         let model = self.model(&img.summary.platform, builder)?;
         let mut notes: Vec<String> = img.warning.iter().cloned().collect();
         let steps = &model.layers;
@@ -183,7 +183,7 @@ impl Run<'_> {
                 || "no history".to_string(),
                 |c| format!("history created_by {c:?}"),
             );
-        let image = image_info(img, "oci-import", evidence);
+        let image = image_info(img, Builder::OciImport, evidence);
         let mut notes = Vec::new();
         if img.layers.len() != 1 {
             notes.push(format!(
@@ -294,9 +294,9 @@ impl Run<'_> {
         let d = compression::open(BufReader::with_capacity(1 << 16, f), &self.req.decompress)
             .map_err(err)?;
         let c = d.compression();
-        let scan = layerscan::scan(d, self.req.read_limits.clone()).map_err(|e| Error::File {
+        let scan = layerscan::scan(d, self.req.read_limits.clone()).map_err(|e| Error::Scan {
             path: rootfs.to_path_buf(),
-            source: io::Error::other(e.to_string()),
+            source: Box::new(e),
         })?;
         Ok((scan, c))
     }
@@ -407,7 +407,7 @@ impl Run<'_> {
 }
 
 /// The image part of a platform report.
-fn image_info(img: &chain::Image, builder: &'static str, evidence: String) -> ImageInfo {
+fn image_info(img: &chain::Image, builder: Builder, evidence: String) -> ImageInfo {
     ImageInfo {
         manifest: img.manifest.as_ref().map(|d| d.digest.to_string()),
         config: img.config.digest.to_string(),

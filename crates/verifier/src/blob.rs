@@ -330,7 +330,7 @@ impl Run<'_> {
         // writing our tree would need the source unpacked again with its bodies.
         let layer = |w: &mut dyn io::Write| -> io::Result<()> {
             let blob = self.src.blob(&m.published.blob).map_err(io::Error::other)?;
-            let mut layer = compression::open(blob, &self.req.decompress)?;
+            let mut layer = compression::open(blob, &self.req.limits.decompress)?;
             io::copy(&mut layer, w).map(|_| ())
         };
         let mut notes = m.notes;

@@ -482,7 +482,7 @@ impl Run<'_> {
         hashed: &mut dyn FnMut() -> Result<(), Error>,
     ) -> Result<StreamedAttempt, Error> {
         let blob_digest = job.published.blob.digest.to_string();
-        let (scan, plan) = match published_plan(layer, &self.req.read_limits) {
+        let (scan, plan) = match published_plan(layer, &self.req.limits.read) {
             Ok(p) => p,
             Err(attempt) => return Ok(attempt),
         };

@@ -54,6 +54,8 @@ fn layout(dir: &Path, config: &[u8], layer: &[u8]) {
 }
 
 fn request(dockerfile: &Path, context: &Path, image: &Path) -> Request {
+    let mut limits = layerproof_archive::source::Options::default();
+    limits.unpack.memory_budget = 16 << 20;
     Request {
         dockerfile: dockerfile.to_path_buf(),
         context: context.to_path_buf(),
@@ -65,13 +67,10 @@ fn request(dockerfile: &Path, context: &Path, image: &Path) -> Request {
         open: OpenOptions::default(),
         platforms: PlatformSelector::Host,
         profile: ProfileChoice::Auto,
-        memory_budget: 16 << 20,
-        decompress: Default::default(),
-        read_limits: Default::default(),
         blob_level: true,
         streamed: true,
         rootfs: None,
-        limits: Default::default(),
+        limits,
     }
 }
 

@@ -102,7 +102,7 @@ impl Run<'_> {
         blob: &Descriptor,
     ) -> Option<String> {
         let b = self.src.blob(blob).ok()?;
-        let d = compression::open(b, &self.req.decompress).ok()?;
+        let d = compression::open(b, &self.req.limits.decompress).ok()?;
         match layerproof_layer::compare::first_difference(BufReader::new(ours), d) {
             Ok(Some(diff)) => Some(diff.to_string()),
             Ok(None) => None,

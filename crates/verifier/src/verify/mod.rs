@@ -35,8 +35,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use layerproof_archive::compression::{self, Compression, DecompressOptions};
-use layerproof_archive::read;
+use layerproof_archive::compression::{self, Compression};
 use layerproof_image::{
     DEFAULT_MAX_MANIFEST, ImageRef, ImageSource, OpenOptions, PlatformSelector,
 };
@@ -82,20 +81,15 @@ pub struct Request {
     pub platforms: PlatformSelector,
     /// Which profiles.
     pub profile: ProfileChoice,
-    /// Memory for file bodies before they spill to a temporary file.
-    pub memory_budget: u64,
-    /// Decompression limits for sources and published layers.
-    pub decompress: DecompressOptions,
-    /// Tar reader limits for published layers.
-    pub read_limits: read::Options,
     /// Re-encode compressed layers to reach level `blob` (one compression pass per try).
     pub blob_level: bool,
     /// Compare a published layer stored uncompressed on disk by streaming our rebuild against
     /// its headers ([`crate::streamed`]), without reading its bodies. `false` reads every
     /// published layer whole, which also checks the local blob file against its digest.
     pub streamed: bool,
-    /// Limits for reading and unpacking sources (`decompress`/`read_limits` cover the
-    /// published side).
+    /// Limits for untrusted input: decompression and the tar reader's limits apply to sources
+    /// and published layers alike, the unpack limits (with the memory for file bodies before
+    /// they spill to a temporary file) to sources.
     pub limits: layerproof_archive::source::Options,
     /// oci-import mode: the image's single layer is this tarball's own tar stream (no Docker
     /// re-tar); the Dockerfile fields are then unused.
@@ -243,7 +237,7 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
         context: &context,
         src: src.as_ref(),
         progress,
-        memory_budget: req.memory_budget / concurrent as u64,
+        memory_budget: req.limits.unpack.memory_budget / concurrent as u64,
         encode_threads: (std::thread::available_parallelism().map_or(1, |n| n.get()) / concurrent)
             .max(1),
     };
@@ -403,11 +397,11 @@ impl Run<'_> {
             last: 0,
         };
         let (scan, compression) = {
-            let d = compression::open(&mut counting, &self.req.decompress)
+            let d = compression::open(&mut counting, &self.req.limits.decompress)
                 .map_err(|e| err(e.into()))?;
             let c = d.compression();
             (
-                layerscan::scan(d, self.req.read_limits.clone()).map_err(err)?,
+                layerscan::scan(d, self.req.limits.read.clone()).map_err(err)?,
                 c,
             )
         };

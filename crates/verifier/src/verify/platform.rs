@@ -256,7 +256,7 @@ impl Run<'_> {
         if ours.diff_id == scan.diff_id {
             let layer = |w: &mut dyn io::Write| -> io::Result<()> {
                 let f = File::open(rootfs)?;
-                let mut d = compression::open(BufReader::new(f), &self.req.decompress)?;
+                let mut d = compression::open(BufReader::new(f), &self.req.limits.decompress)?;
                 io::copy(&mut d, w).map(|_| ())
             };
             let (level, blob_digest, blob_report) = self.blob_level(
@@ -291,10 +291,13 @@ impl Run<'_> {
             source: e,
         };
         let f = File::open(rootfs).map_err(err)?;
-        let d = compression::open(BufReader::with_capacity(1 << 16, f), &self.req.decompress)
-            .map_err(err)?;
+        let d = compression::open(
+            BufReader::with_capacity(1 << 16, f),
+            &self.req.limits.decompress,
+        )
+        .map_err(err)?;
         let c = d.compression();
-        let scan = layerscan::scan(d, self.req.read_limits.clone()).map_err(|e| Error::Scan {
+        let scan = layerscan::scan(d, self.req.limits.read.clone()).map_err(|e| Error::Scan {
             path: rootfs.to_path_buf(),
             source: Box::new(e),
         })?;

@@ -10,12 +10,13 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use layerproof_archive::skeleton::{Skeleton, SkeletonHasher};
-use layerproof_archive::tree::{InodeId, Kind, WalkEntry};
+use layerproof_archive::tree::{Inode, InodeId, Kind, WalkEntry};
 use layerproof_archive::{ContentRef, Timestamp, Tree};
 use sha2::{Digest, Sha256};
 
 use crate::names::NameTable;
 use crate::profile::{Capability, OnUnencodable, OpaqueDir, OwnerNames, Profile, WhiteoutDevice};
+use layerproof_archive::tar::pax::Records;
 use layerproof_archive::tar::{BLOCK, END_OF_ARCHIVE, Header, typeflag};
 
 use crate::tarheader::{self, HeaderError, WantFormat};
@@ -253,14 +254,7 @@ impl Entries<'_> {
         if p.type_bits.value {
             mode |= type_bits(inode.kind);
         }
-        let mut mtime = inode.mtime;
-        if let Some(bound) = self.opts.mtime_upper_bound
-            && mtime > Timestamp::from_secs(bound)
-        {
-            mtime = Timestamp::from_secs(bound);
-        }
-        // Truncate(time.Second): the floor, since nsec is never negative.
-        let mtime = Timestamp::from_secs(mtime.sec);
+        let mtime = header_mtime(inode.mtime, self.opts.mtime_upper_bound);
         let (uname, gname) = match (p.owner_names.value, self.opts.names) {
             (OwnerNames::Lookup, Some(t)) => (
                 t.user(inode.uid).unwrap_or_default().to_vec(),
@@ -284,26 +278,7 @@ impl Entries<'_> {
             Kind::CharDevice | Kind::BlockDevice => (inode.devmajor, inode.devminor),
             _ => (0, 0),
         };
-        let mut pax_records = std::collections::BTreeMap::new();
-        if let Some(cap) = inode.xattrs.get(b"security.capability".as_slice()) {
-            let mut cap = cap.clone();
-            if p.capability.value == Capability::V3ToV2 {
-                if cap.len() < 4 {
-                    return Err(Error::ShortCapability {
-                        path: lossy(&name),
-                        len: cap.len(),
-                    });
-                }
-                if cap[3] == 3 {
-                    cap[3] = 2;
-                    // Go slices within the 128-byte read buffer, so a short value is zero-padded.
-                    cap.resize(20, 0);
-                }
-            }
-            if !cap.is_empty() || p.capability.value == Capability::V3ToV2 {
-                pax_records.insert(CAPABILITY_KEY.to_vec(), cap);
-            }
-        }
+        let pax_records = capability_records(p, inode, &name)?;
         let mut h = Header {
             name,
             linkname: if inode.kind == Kind::Symlink {
@@ -341,16 +316,7 @@ impl Entries<'_> {
         }
 
         if is_whiteout_dev && p.whiteout_device.value == WhiteoutDevice::WhiteoutFile {
-            // moby ConvertWrite: rename to DIR/.wh.NAME, regular, 0600, size 0. Owner, mtime,
-            // records and (for a hardlinked whiteout) the link name are left as they were.
-            let cut = h.name.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
-            let mut renamed = h.name[..cut].to_vec();
-            renamed.extend_from_slice(WHITEOUT_PREFIX);
-            renamed.extend_from_slice(&h.name[cut..]);
-            h.name = renamed;
-            h.mode = 0o600;
-            h.typeflag = typeflag::REG;
-            h.size = 0;
+            to_whiteout_file(&mut h);
             body = None;
         }
 
@@ -381,6 +347,57 @@ impl Entries<'_> {
             body,
         }))
     }
+}
+
+/// The mtime the engine writes: clamped to the upper bound if there is one (containerd's
+/// `WithModTimeUpperBound`), then Go's `Truncate(time.Second)`.
+fn header_mtime(mtime: Timestamp, upper_bound: Option<i64>) -> Timestamp {
+    let mut mtime = mtime;
+    if let Some(bound) = upper_bound
+        && mtime > Timestamp::from_secs(bound)
+    {
+        mtime = Timestamp::from_secs(bound);
+    }
+    // the floor, since nsec is never negative
+    Timestamp::from_secs(mtime.sec)
+}
+
+/// The PAX records of an entry: its `security.capability`, as the profile's engine stores it.
+fn capability_records(p: &Profile, inode: &Inode, name: &[u8]) -> Result<Records, Error> {
+    let mut pax_records = Records::new();
+    if let Some(cap) = inode.xattrs.get(b"security.capability".as_slice()) {
+        let mut cap = cap.clone();
+        if p.capability.value == Capability::V3ToV2 {
+            if cap.len() < 4 {
+                return Err(Error::ShortCapability {
+                    path: lossy(name),
+                    len: cap.len(),
+                });
+            }
+            if cap[3] == 3 {
+                cap[3] = 2;
+                // Go slices within the 128-byte read buffer, so a short value is zero-padded.
+                cap.resize(20, 0);
+            }
+        }
+        if !cap.is_empty() || p.capability.value == Capability::V3ToV2 {
+            pax_records.insert(CAPABILITY_KEY.to_vec(), cap);
+        }
+    }
+    Ok(pax_records)
+}
+
+/// moby's `ConvertWrite` for a whiteout device: rename to `DIR/.wh.NAME`, regular, 0600, size 0.
+/// Owner, mtime, records and (for a hardlinked whiteout) the link name are left as they were.
+fn to_whiteout_file(h: &mut Header) {
+    let cut = h.name.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
+    let mut renamed = h.name[..cut].to_vec();
+    renamed.extend_from_slice(WHITEOUT_PREFIX);
+    renamed.extend_from_slice(&h.name[cut..]);
+    h.name = renamed;
+    h.mode = 0o600;
+    h.typeflag = typeflag::REG;
+    h.size = 0;
 }
 
 fn lossy(b: &[u8]) -> String {

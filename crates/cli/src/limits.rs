@@ -78,6 +78,36 @@ impl Limits {
     }
 }
 
+/// Limits for reading untrusted images (`verify`, `explain`): each flag's long name is the
+/// limit's name in `layerproof_image::Error::Limit`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Limits (untrusted images)")]
+pub struct ImageLimits {
+    /// Stop at an image with more layers than this (a docker-archive's Layers list is checked
+    /// before any layer is hashed). Docker itself stacks at most 125.
+    #[arg(long, value_name = "N", default_value_t = layerproof_image::limits::DEFAULT_MAX_LAYERS)]
+    pub max_layers: u64,
+    /// Stop when the tree from the reference to its images (indexes, manifests, entries of
+    /// other platforms) has more nodes than this.
+    #[arg(long, value_name = "N", default_value_t = layerproof_image::limits::DEFAULT_MAX_MANIFESTS)]
+    pub max_manifests: u64,
+    /// Refuse a registry blob whose manifest declares more bytes than this, before the first
+    /// byte is fetched.
+    #[arg(long, value_name = "BYTES", default_value = "64G", value_parser = parse_size)]
+    pub max_blob_bytes: u64,
+}
+
+impl ImageLimits {
+    /// The limits as the image library takes them.
+    pub fn get(&self) -> layerproof_image::Limits {
+        layerproof_image::Limits {
+            max_layers: self.max_layers,
+            max_manifests: self.max_manifests,
+            max_blob_bytes: self.max_blob_bytes,
+        }
+    }
+}
+
 /// A byte count: digits with an optional `K`, `M`, `G` or `T` suffix (powers of 1024; a
 /// trailing `B` or `iB` is accepted).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -118,6 +148,30 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         limits: Limits,
+        #[command(flatten)]
+        image: ImageLimits,
+    }
+
+    #[test]
+    fn image_limits_default_to_the_library_and_reach_it() {
+        use clap::Parser;
+        let cli = Cli::parse_from(["x"]);
+        assert_eq!(cli.image.get(), layerproof_image::Limits::default());
+        let cli = Cli::parse_from([
+            "x",
+            "--max-layers",
+            "3",
+            "--max-manifests",
+            "4",
+            "--max-blob-bytes",
+            "5K",
+        ]);
+        let want = layerproof_image::Limits {
+            max_layers: 3,
+            max_manifests: 4,
+            max_blob_bytes: 5 << 10,
+        };
+        assert_eq!(cli.image.get(), want);
     }
 
     #[test]
@@ -147,6 +201,9 @@ mod tests {
             "max-decompressed-bytes",
             "max-pax-size",
             "max-long-name-size",
+            "max-layers",
+            "max-manifests",
+            "max-blob-bytes",
         ] {
             assert!(
                 cmd.get_arguments().any(|a| a.get_long() == Some(name)),

@@ -1,9 +1,11 @@
 //! The digest chain of an image: index → per-platform manifests → config (image ID) → layer
 //! blobs → diff_ids, and which digest each tool shows. Used by `layerproof explain`.
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::manifest::{ConfigSummary, Descriptor, Manifest, media};
 use crate::platform::{Platform, PlatformSelector};
 use crate::source::{ImageSource, LooseImage, Root, Transport};
@@ -94,15 +96,40 @@ struct Walker<'a> {
     sel: &'a PlatformSelector,
     max_manifest: u64,
     available: Vec<String>,
+    limits: Limits,
+    /// Nodes of the tree so far (against `limits.max_manifests`).
+    nodes: u64,
+    /// Manifests and indexes already walked: a DAG of indexes that name one another many times
+    /// is walked once per digest, not once per path.
+    walked: HashSet<Digest>,
 }
 
 impl Walker<'_> {
+    /// Counts one more node of the tree.
+    fn count(&mut self) -> Result<(), Error> {
+        self.nodes += 1;
+        let name = || format!("the index tree of {}", self.src.name());
+        self.limits.manifests(name, self.nodes)
+    }
+
     fn image(
         &mut self,
         manifest: Option<Descriptor>,
         config: Descriptor,
         layers: Vec<Descriptor>,
     ) -> Result<Image, Error> {
+        let what = || {
+            let d = manifest.as_ref().unwrap_or(&config);
+            format!("image {} of {}", d.digest, self.src.name())
+        };
+        self.limits.layers(what, layers.len())?;
+        // checked before the first byte: a registry source spools a whole blob before reading
+        if config.size > MAX_CONFIG {
+            return Err(Error::TooLarge {
+                what: format!("config {} (declared {} bytes)", config.digest, config.size),
+                limit: MAX_CONFIG,
+            });
+        }
         let bytes = self.src.blob(&config)?.read_all(MAX_CONFIG)?;
         let summary = ConfigSummary::parse(&bytes, &format!("config {}", config.digest))?;
         let warning = (summary.diff_ids.len() != layers.len()).then(|| {
@@ -171,6 +198,7 @@ impl Walker<'_> {
         let mut children = Vec::new();
         let mut taken_one = false;
         for m in manifests {
+            self.count()?;
             if m.is_attestation() {
                 children.push(Node::Skipped {
                     descriptor: m,
@@ -178,7 +206,22 @@ impl Walker<'_> {
                 });
                 continue;
             }
+            if self.walked.contains(&m.digest) {
+                children.push(Node::Skipped {
+                    descriptor: m,
+                    reason: "walked above (the same digest)".into(),
+                });
+                continue;
+            }
             let is_index = media::is_index(&m.media_type);
+            if taken_one && (is_index || m.platform.is_none()) {
+                // one platform asked for and found: nothing further can be chosen
+                children.push(Node::Skipped {
+                    descriptor: m,
+                    reason: "another entry matched first".into(),
+                });
+                continue;
+            }
             if let (Some(w), Some(p), false) = (&wanted, &m.platform, is_index) {
                 self.available.push(p.to_string());
                 if !p.satisfies(w) || taken_one {
@@ -196,6 +239,7 @@ impl Walker<'_> {
             } else if let Some(p) = &m.platform {
                 self.available.push(p.to_string());
             }
+            self.walked.insert(m.digest.clone());
             let bytes = self.src.manifest(&m, self.max_manifest)?;
             let child = self.node(Some(m), &bytes, depth + 1)?;
             // a manifest without an index platform: decide by its config
@@ -260,6 +304,9 @@ pub fn resolve(
         sel,
         max_manifest,
         available: Vec::new(),
+        limits: src.limits(),
+        nodes: 0,
+        walked: HashSet::new(),
     };
     let root = match src.root()? {
         Root::Addressed { descriptor, bytes } => w.node(Some(descriptor), &bytes, 0)?,
@@ -267,6 +314,7 @@ pub fn resolve(
         Root::Loose(images) => {
             let mut children = Vec::new();
             for LooseImage { config, layers, .. } in images {
+                w.count()?;
                 let img = w.image(None, config, layers)?;
                 children.push(Node::Image(Box::new(img)));
             }

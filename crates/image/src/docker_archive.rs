@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::digest::{Digest, VerifiedReader};
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::manifest::{Descriptor, media};
 use crate::oci::{OciLayout, hash_file, read_meta};
 use crate::source::{BlobReader, ImageSource, LooseImage, Root, SeekRead, Transport};
@@ -36,12 +37,20 @@ pub struct DockerArchive {
     name: String,
     tags: Vec<String>,
     kind: Kind,
+    limits: Limits,
 }
 
 impl DockerArchive {
-    /// Indexes the archive; for the legacy layout every layer file is hashed once, because Docker
-    /// records no layer blob digests there.
+    /// Indexes the archive under the default [`Limits`]; see [`DockerArchive::open_with`].
     pub fn open(path: &Path) -> Result<DockerArchive, Error> {
+        Self::open_with(path, Limits::default())
+    }
+
+    /// Indexes the archive; for the legacy layout every layer file is hashed once, because Docker
+    /// records no layer blob digests there. A file that several `Layers` entries name (through
+    /// the same path or through links) is hashed once, and an image listing more than
+    /// `limits.max_layers` layers is refused before any is hashed.
+    pub fn open_with(path: &Path, limits: Limits) -> Result<DockerArchive, Error> {
         let store = TarStore::open(path)?;
         let name = store.name();
         let bytes = read_meta(&store, "manifest.json")?;
@@ -59,15 +68,22 @@ impl DockerArchive {
             .flat_map(|e| e.repo_tags.clone().unwrap_or_default())
             .collect();
         if store.exists("oci-layout") && store.exists("index.json") {
-            let layout = OciLayout::new(Box::new(store), None, Transport::DockerArchive)?;
+            let layout = OciLayout::new(Box::new(store), None, Transport::DockerArchive)?
+                .with_limits(limits);
             return Ok(DockerArchive {
                 name,
                 tags,
                 kind: Kind::Oci(layout),
+                limits,
             });
+        }
+        for (i, e) in entries.iter().enumerate() {
+            limits.layers(|| format!("image {i} of {what}"), e.layers.len())?;
         }
         let mut images = Vec::new();
         let mut paths = HashMap::new();
+        // by member: (digest, size, gzip)
+        let mut hashed: HashMap<String, (Digest, u64, bool)> = HashMap::new();
         for e in entries {
             let cfg_digest = e
                 .config
@@ -83,7 +99,15 @@ impl DockerArchive {
             paths.insert(cfg_digest.clone(), e.config.clone());
             let mut layers = Vec::new();
             for l in &e.layers {
-                let (d, size, gz) = hash_file(&store, l)?;
+                let (member, _, _) = store.member(l)?;
+                let (d, size, gz) = match hashed.get(&member) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let h = hash_file(&store, l)?;
+                        hashed.insert(member, h.clone());
+                        h
+                    }
+                };
                 paths.insert(d.clone(), l.clone());
                 layers.push(Descriptor {
                     media_type: if gz {
@@ -118,6 +142,7 @@ impl DockerArchive {
                 images,
                 paths,
             },
+            limits,
         })
     }
 
@@ -138,6 +163,10 @@ impl ImageSource for DockerArchive {
 
     fn tags(&self) -> Vec<String> {
         self.tags.clone()
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
     }
 
     fn root(&self) -> Result<Root, Error> {

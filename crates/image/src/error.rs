@@ -64,6 +64,20 @@ pub enum Error {
         /// The cap.
         limit: u64,
     },
+    /// An image is over one of the [`crate::Limits`]; `limit` is the flag's name.
+    #[error("{what}: {count} {unit}: over the {limit} limit of {max} (raise it with --{limit})")]
+    Limit {
+        /// The image, document or blob.
+        what: String,
+        /// How many (or how large) it is, as far as it was counted.
+        count: u64,
+        /// What `count` counts.
+        unit: &'static str,
+        /// The limit's name, which is also its flag (`max-layers`).
+        limit: &'static str,
+        /// The limit's value.
+        max: u64,
+    },
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {

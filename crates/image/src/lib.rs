@@ -39,6 +39,7 @@ pub mod chain;
 pub mod digest;
 pub mod docker_archive;
 mod error;
+pub mod limits;
 pub mod manifest;
 pub mod oci;
 pub mod platform;
@@ -52,6 +53,7 @@ pub mod write;
 pub use cache::BlobCache;
 pub use digest::{Digest, VerifiedReader};
 pub use error::Error;
+pub use limits::Limits;
 pub use manifest::{Descriptor, Manifest};
 pub use platform::{Platform, PlatformSelector};
 pub use reference::{ImageRef, RegistryRef, Selector};
@@ -66,19 +68,25 @@ pub const DEFAULT_MAX_MANIFEST: u64 = 4 << 20;
 pub struct OpenOptions {
     /// Registry settings (ignored for local transports).
     pub registry: RegistryOptions,
+    /// Caps on what the image may make us read (every transport).
+    pub limits: Limits,
 }
 
 /// Opens the source a reference names. Local files are indexed now; a registry is contacted on
 /// first use.
 pub fn open(r: &ImageRef, opts: &OpenOptions) -> Result<Box<dyn ImageSource>, Error> {
     Ok(match r {
-        ImageRef::DockerArchive(p) => Box::new(docker_archive::DockerArchive::open(p)?),
+        ImageRef::DockerArchive(p) => {
+            Box::new(docker_archive::DockerArchive::open_with(p, opts.limits)?)
+        }
         ImageRef::OciDir { path, selector } => {
-            Box::new(oci::OciLayout::open_dir(path, selector.clone())?)
+            Box::new(oci::OciLayout::open_dir(path, selector.clone())?.with_limits(opts.limits))
         }
         ImageRef::OciArchive { path, selector } => {
-            Box::new(oci::OciLayout::open_archive(path, selector.clone())?)
+            Box::new(oci::OciLayout::open_archive(path, selector.clone())?.with_limits(opts.limits))
         }
-        ImageRef::Registry(rr) => Box::new(Registry::new(rr.clone(), opts.registry.clone())?),
+        ImageRef::Registry(rr) => {
+            Box::new(Registry::new(rr.clone(), opts.registry.clone())?.with_limits(opts.limits))
+        }
     })
 }

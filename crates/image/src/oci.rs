@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::digest::{Digest, VerifiedReader};
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::manifest::{Descriptor, Manifest, media};
 use crate::reference::Selector;
 use crate::source::{BlobReader, ImageSource, Root, SeekRead, Transport, blob_path};
@@ -32,6 +33,7 @@ pub struct OciLayout {
     store: Box<dyn Store>,
     selector: Option<Selector>,
     transport: Transport,
+    limits: Limits,
 }
 
 impl OciLayout {
@@ -71,7 +73,13 @@ impl OciLayout {
             store,
             selector,
             transport,
+            limits: Limits::default(),
         })
+    }
+
+    /// The same layout under other limits.
+    pub fn with_limits(self, limits: Limits) -> OciLayout {
+        OciLayout { limits, ..self }
     }
 
     /// The entries of `index.json`.
@@ -155,6 +163,10 @@ impl ImageSource for OciLayout {
             descriptor: chosen,
             bytes,
         })
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
     }
 
     fn blob(&self, desc: &Descriptor) -> Result<BlobReader, Error> {

@@ -3,6 +3,7 @@ use std::io::Read;
 
 use crate::digest::{Digest, VerifiedReader};
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::manifest::Descriptor;
 
 /// A blob reader whose bytes are verified against the descriptor's digest and size
@@ -73,6 +74,10 @@ pub trait ImageSource: Send + Sync {
     /// A manifest or index by descriptor, verified, at most `limit` bytes.
     fn manifest(&self, desc: &Descriptor, limit: u64) -> Result<Vec<u8>, Error> {
         self.blob(desc)?.read_all(limit)
+    }
+    /// The limits this source was opened with (they bound what [`crate::chain::resolve`] walks).
+    fn limits(&self) -> Limits {
+        Limits::default()
     }
     /// A blob (config or layer) as a verifying stream.
     fn blob(&self, desc: &Descriptor) -> Result<BlobReader, Error>;

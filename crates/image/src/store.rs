@@ -259,6 +259,23 @@ impl TarStore {
         })
     }
 
+    /// The regular file `path` names once symlinks and hard links are followed: its own name in
+    /// the archive (the same for every path that leads to it), the offset of its data and its
+    /// size.
+    pub(crate) fn member(&self, path: &str) -> Result<(String, u64, u64), Error> {
+        let mut p = self.resolve(path)?;
+        for _ in 0..MAX_HOPS {
+            match self.items.get(&p) {
+                Some(TarItem::File { offset, size }) => return Ok((p, *offset, *size)),
+                Some(TarItem::Hardlink(t)) => p = self.resolve(t)?,
+                Some(TarItem::Dir) | Some(TarItem::Symlink(_)) | None => break,
+            }
+        }
+        Err(Error::NotFound {
+            what: format!("file {path} in {}", self.path.display()),
+        })
+    }
+
     fn resolve(&self, path: &str) -> Result<String, Error> {
         let name = self.path.display().to_string();
         let lookup = |p: &str| -> Result<Kind, Error> {
@@ -286,28 +303,17 @@ impl Store for TarStore {
     }
 
     fn open(&self, path: &str) -> Result<(Box<dyn SeekRead>, u64), Error> {
-        let mut p = self.resolve(path)?;
-        for _ in 0..MAX_HOPS {
-            match self.items.get(&p) {
-                Some(TarItem::File { offset, size }) => {
-                    let (mut f, _) = open_regular(&self.path)?;
-                    f.seek(SeekFrom::Start(*offset))
-                        .map_err(|e| Error::io(&self.path, e))?;
-                    let section = Section {
-                        file: f,
-                        start: *offset,
-                        len: *size,
-                        pos: 0,
-                    };
-                    return Ok((Box::new(section), *size));
-                }
-                Some(TarItem::Hardlink(t)) => p = self.resolve(t)?,
-                Some(TarItem::Dir) | Some(TarItem::Symlink(_)) | None => break,
-            }
-        }
-        Err(Error::NotFound {
-            what: format!("file {path} in {}", self.path.display()),
-        })
+        let (_, offset, size) = self.member(path)?;
+        let (mut f, _) = open_regular(&self.path)?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(&self.path, e))?;
+        let section = Section {
+            file: f,
+            start: offset,
+            len: size,
+            pos: 0,
+        };
+        Ok((Box::new(section), size))
     }
 
     fn exists(&self, path: &str) -> bool {

@@ -28,6 +28,9 @@ pub struct Args {
     /// Do not use or fill the local blob cache.
     #[arg(long)]
     pub no_cache: bool,
+    // Last: its help heading applies to the options after it.
+    #[command(flatten)]
+    pub image_limits: crate::limits::ImageLimits,
 }
 
 /// Run the subcommand.
@@ -36,6 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let sel = PlatformSelector::parse(&args.platform)?;
     let mut opts = OpenOptions::default();
     opts.registry.insecure_registries = args.insecure_registry.clone();
+    opts.limits = args.image_limits.get();
     if args.no_cache {
         opts.registry.cache = None;
     }

@@ -114,6 +114,8 @@ pub struct Args {
     // Last: its help heading applies to the options after it.
     #[command(flatten)]
     pub limits: crate::limits::Limits,
+    #[command(flatten)]
+    pub image_limits: crate::limits::ImageLimits,
 }
 
 /// Progress on standard error: a spinner per step, a bar per blob download.
@@ -257,6 +259,7 @@ fn request(args: &Args) -> anyhow::Result<(Request, Option<tempfile::TempDir>)> 
         .unwrap_or_else(|| build::model::default_context(&args.dockerfile));
     let mut open = OpenOptions::default();
     open.registry.insecure_registries = args.insecure_registry.clone();
+    open.limits = args.image_limits.get();
     let run_cache = if args.no_cache {
         let dir = tempfile::Builder::new()
             .prefix("layerproof-blobs-")

@@ -17,6 +17,7 @@ use super::auth::{Credentials, Secret, default_docker_config, load_credentials, 
 use crate::cache::BlobCache;
 use crate::digest::{Digest, Hasher, VerifiedReader};
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::manifest::{Descriptor, Manifest, media};
 use crate::reference::RegistryRef;
 use crate::source::{BlobReader, ImageSource, Root, Transport};
@@ -66,6 +67,7 @@ pub struct Registry {
     creds: Option<Credentials>,
     /// Authorization header values per scope (bearer) or for the registry (basic).
     auth: Mutex<HashMap<String, Secret>>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Registry {
@@ -183,7 +185,13 @@ impl Registry {
             opts,
             creds,
             auth: Mutex::new(HashMap::new()),
+            limits: Limits::default(),
         })
+    }
+
+    /// The same client under other limits.
+    pub fn with_limits(self, limits: Limits) -> Registry {
+        Registry { limits, ..self }
     }
 
     /// The reference this client reads.
@@ -637,6 +645,10 @@ impl ImageSource for Registry {
         })
     }
 
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
     fn manifest(&self, desc: &Descriptor, limit: u64) -> Result<Vec<u8>, Error> {
         if desc.size > limit.min(self.opts.max_manifest_bytes) {
             return Err(Error::TooLarge {
@@ -659,6 +671,9 @@ impl ImageSource for Registry {
     /// Fetches the whole blob and verifies it before returning a reader over the verified copy
     /// (from the cache when present: re-verified while it is read).
     fn blob(&self, desc: &Descriptor) -> Result<BlobReader, Error> {
+        // the download stops at the declared size, so capping it caps what is spooled
+        let what = || format!("blob {} of {}", desc.digest, self.reference);
+        self.limits.blob(what, desc.size)?;
         if let Some(cache) = &self.opts.cache {
             if let Some(r) = cache.get(desc)? {
                 return Ok(r);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use layerproof_image::chain;
 use layerproof_image::registry::auth::{Credentials, Secret};
 use layerproof_image::{
-    Digest, Error, ImageRef, OpenOptions, PlatformSelector, Registry, RegistryOptions,
+    Digest, Error, ImageRef, ImageSource, OpenOptions, PlatformSelector, Registry, RegistryOptions,
 };
 
 const PASSWORD: &str = "hunter2-correct-horse";
@@ -646,4 +646,288 @@ fn an_archive_extension_header_over_1_mib_is_refused_before_it_is_read() {
     rest.extend(member("ignored", b""));
     let layers = [long.as_str(), pax_name.as_str()];
     read_archive("docker-archive", legacy_archive(&layers, &rest)).unwrap();
+}
+
+/// Opens a docker-archive written from `bytes` and resolves it, in at most 20 s.
+fn resolve_archive(bytes: Vec<u8>, limits: layerproof_image::Limits) -> Result<usize, Error> {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("image.tar");
+    std::fs::write(&path, bytes).unwrap();
+    let r = format!("docker-archive:{}", path.display());
+    within_20s("docker-archive", move || {
+        let opts = OpenOptions {
+            limits,
+            ..OpenOptions::default()
+        };
+        let src = layerproof_image::open(&r.parse()?, &opts)?;
+        let c = chain::resolve(src.as_ref(), &PlatformSelector::All, 1 << 20)?;
+        drop(tmp);
+        Ok(c.images().iter().map(|i| i.layers.len()).sum())
+    })
+}
+
+#[test]
+fn a_legacy_archive_naming_one_layer_file_many_times_hashes_it_once() {
+    // 900 Layers entries, half through the file's path and half through symlinks to it, for one
+    // 64 MiB member: 57 GB of SHA-256 if each entry were hashed, one file's worth when the
+    // digest is kept per member.
+    let mut rest = member("layer.tar", &vec![b'z'; 64 << 20]);
+    let mut layers = Vec::new();
+    for i in 0..450 {
+        let link = format!("l{i}/layer.tar");
+        let mut h = tar::Header::new_gnu();
+        h.set_path(&link).unwrap();
+        h.set_link_name("../layer.tar").unwrap();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_cksum();
+        rest.extend_from_slice(h.as_bytes());
+        layers.push(link);
+        layers.push("layer.tar".to_string());
+    }
+    rest.extend_from_slice(&[0u8; 1024]);
+    let layers: Vec<&str> = layers.iter().map(String::as_str).collect();
+    let n = resolve_archive(
+        legacy_archive(&layers, &rest),
+        layerproof_image::Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(n, 900);
+
+    // More entries than the layer limit: refused before anything is hashed, naming the flag.
+    let many = vec!["layer.tar"; 100_000];
+    let e = resolve_archive(
+        legacy_archive(&many, &member("layer.tar", b"x")),
+        layerproof_image::Limits::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "image.tar: 100000 layers: over the max-layers limit of 1000 (raise it with \
+             --max-layers)"
+        ),
+        "{e}"
+    );
+    // A lowered limit applies the same way.
+    let limits = layerproof_image::Limits {
+        max_layers: 10,
+        ..Default::default()
+    };
+    let e = resolve_archive(
+        legacy_archive(&many[..11], &member("layer.tar", b"x")),
+        limits,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("over the max-layers limit of 10"),
+        "{e}"
+    );
+}
+
+/// Writes `bytes` as a blob of the layout in `dir`; returns its descriptor as JSON.
+fn put_blob(dir: &Path, media_type: &str, bytes: &[u8]) -> serde_json::Value {
+    use sha2::Digest as _;
+    let hex = hex::encode(sha2::Sha256::digest(bytes));
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len()})
+}
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// An image manifest for linux/`arch` without layers; its descriptor, with the platform.
+fn put_image(dir: &Path, arch: &str) -> serde_json::Value {
+    let cfg = serde_json::json!({"architecture": arch, "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": []}});
+    let cfg = put_blob(
+        dir,
+        "application/vnd.oci.image.config.v1+json",
+        cfg.to_string().as_bytes(),
+    );
+    let m = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg,
+        "layers": []});
+    let mut d = put_blob(dir, OCI_MANIFEST, m.to_string().as_bytes());
+    d["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+    d
+}
+
+fn index_of(entries: Vec<serde_json::Value>) -> Vec<u8> {
+    serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+        .to_string()
+        .into_bytes()
+}
+
+/// Writes `oci-layout` and an `index.json` of `entries`.
+fn finish_layout(dir: &Path, entries: Vec<serde_json::Value>) {
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(dir.join("index.json"), index_of(entries)).unwrap();
+}
+
+fn resolve_layout(
+    dir: &Path,
+    sel: &str,
+    limits: layerproof_image::Limits,
+) -> Result<chain::Chain, Error> {
+    let r = format!("oci:{}", dir.display());
+    let sel = PlatformSelector::parse(sel).unwrap();
+    within_20s("oci layout", move || {
+        let opts = OpenOptions {
+            limits,
+            ..OpenOptions::default()
+        };
+        let src = layerproof_image::open(&r.parse()?, &opts)?;
+        chain::resolve(src.as_ref(), &sel, 1 << 20)
+    })
+}
+
+#[test]
+fn an_index_dag_is_walked_once_per_digest_and_its_nodes_are_capped() {
+    // 7 levels of 8 distinct indexes, each listing all 8 of the level below: 8^7 paths to the
+    // one image at the bottom, 57 documents in all.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let image = put_image(dir, "amd64");
+    let mut level: Vec<serde_json::Value> = vec![image];
+    for depth in 0..7 {
+        level = (0..8)
+            .map(|i| {
+                let mut entries = level.clone();
+                // distinct bytes per index of a level
+                entries[0]["annotations"] = serde_json::json!({"n": format!("{depth}.{i}")});
+                put_blob(dir, OCI_INDEX, &index_of(entries))
+            })
+            .collect();
+    }
+    finish_layout(dir, level);
+    for sel in ["all", "linux/amd64"] {
+        let c = resolve_layout(dir, sel, layerproof_image::Limits::default()).unwrap();
+        assert_eq!(c.images().len(), 1, "{sel}");
+    }
+
+    // An index of 20000 entries for other platforms (never read): over the node limit.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wide: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| {
+            serde_json::json!({"mediaType": OCI_MANIFEST,
+                "digest": format!("sha256:{i:064x}"), "size": 100,
+                "platform": {"architecture": "s390x", "os": "linux"}})
+        })
+        .collect();
+    finish_layout(dir, wide);
+    let e = resolve_layout(dir, "linux/amd64", layerproof_image::Limits::default()).unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "10001 nodes: over the max-manifests limit of 10000 (raise it with --max-manifests)"
+        ) && e.to_string().contains("the index tree of"),
+        "{e}"
+    );
+    let limits = layerproof_image::Limits {
+        max_manifests: 20_001,
+        ..Default::default()
+    };
+    let e = resolve_layout(dir, "linux/amd64", limits).unwrap_err();
+    assert!(matches!(e, Error::PlatformNotFound { .. }), "{e}");
+}
+
+#[test]
+fn once_the_platform_is_found_no_further_index_is_walked() {
+    // The amd64 image, then a nested index and a manifest without a platform whose blobs are
+    // missing: with one platform asked for, neither is read.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let image = put_image(dir, "amd64");
+    let missing = |mt: &str| {
+        serde_json::json!({"mediaType": mt, "digest": format!("sha256:{}", "e".repeat(64)),
+            "size": 10})
+    };
+    finish_layout(dir, vec![image, missing(OCI_INDEX), missing(OCI_MANIFEST)]);
+    let c = resolve_layout(dir, "linux/amd64", layerproof_image::Limits::default()).unwrap();
+    assert_eq!(c.images().len(), 1);
+    // Without a platform every entry is followed, and the missing blob is an error.
+    let e = resolve_layout(dir, "all", layerproof_image::Limits::default()).unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+}
+
+#[test]
+fn declared_blob_sizes_are_checked_before_the_first_byte() {
+    use sha2::Digest as _;
+    let cfg = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cfg_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(cfg)));
+    let serve = |cfg_size: u64, layer_size: u64| {
+        let cfg_digest = cfg_digest.clone();
+        let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": cfg_digest, "size": cfg_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": format!("sha256:{}", "1".repeat(64)), "size": layer_size}]})
+        .to_string();
+        Server::start(Box::new(move |req, _| {
+            if req.path.ends_with("/manifests/v1") {
+                resp(200, &[("Content-Type", OCI_MANIFEST)], manifest.as_bytes())
+            } else if req.path.ends_with(&cfg_digest) {
+                resp(200, &[], cfg)
+            } else {
+                // an endless blob: 1 MiB of zeros, over and over
+                Response {
+                    status: 200,
+                    headers: vec![],
+                    body: vec![0; 1 << 20],
+                    repeat: 1 << 20,
+                }
+            }
+        }))
+    };
+    let blob_requests = |s: &Server| {
+        s.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.contains("/blobs/"))
+            .count()
+    };
+    // A config declared 1 TiB: refused from the manifest, no blob request made.
+    let s = serve(1 << 40, 10);
+    let reg = client(&s.addr, opts());
+    let e = within_20s("1 TiB config", move || resolve(&reg).map(|_| ())).unwrap_err();
+    assert!(
+        matches!(e, Error::TooLarge { limit, .. } if limit == chain::MAX_CONFIG),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("declared 1099511627776 bytes"),
+        "{e}"
+    );
+    assert_eq!(blob_requests(&s), 0);
+    // A layer declared 1 TiB: the chain resolves (layers are described, not read), and reading
+    // the layer fails at the blob limit before its first byte is fetched.
+    let s = serve(cfg.len() as u64, 1 << 40);
+    let reg = client(&s.addr, opts());
+    let c = resolve(&reg).unwrap();
+    let layer = c.images()[0].layers[0].blob.clone();
+    let before = blob_requests(&s);
+    let e = within_20s("1 TiB layer", move || reg.blob(&layer).map(|_| ())).unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "1099511627776 bytes: over the max-blob-bytes limit of 68719476736 (raise it with \
+             --max-blob-bytes)"
+        ),
+        "{e}"
+    );
+    assert_eq!(blob_requests(&s), before);
+    // A lowered limit applies the same way.
+    let s = serve(cfg.len() as u64, 2 << 20);
+    let limits = layerproof_image::Limits {
+        max_blob_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let reg = client(&s.addr, opts()).with_limits(limits);
+    let layer = resolve(&reg).unwrap().images()[0].layers[0].blob.clone();
+    let e = reg.blob(&layer).map(|_| ()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("over the max-blob-bytes limit of 1048576"),
+        "{e}"
+    );
 }

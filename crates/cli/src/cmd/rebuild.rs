@@ -7,15 +7,13 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use layerproof_image::Platform;
 use layerproof_image::write::{LayerCompression, Target};
+use layerproof_layer::Profile;
 use layerproof_verifier::build::{self, BuildOutcome, BuildReport, BuildRequest};
 use layerproof_verifier::config::{Engine, GoTime};
 use layerproof_verifier::dockerfile::BuilderKind;
 
 use crate::Outcome;
 use crate::util::Format;
-
-/// The profile used when `--profile` is not given: the newest Docker engine.
-const DEFAULT_PROFILE: &str = "docker-29.7";
 
 /// Rebuild the image `docker build` makes of a `FROM scratch` Dockerfile whose one layer is
 /// `ADD rootfs.tar.gz /` (or `COPY`), byte for byte, without Docker.
@@ -67,7 +65,7 @@ pub struct Args {
     #[arg(long = "build-arg", value_name = "KEY=VALUE")]
     pub build_args: Vec<String>,
     /// The engine profile (see `layerproof profiles`).
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_PROFILE)]
+    #[arg(long, value_name = "NAME", default_value = Profile::newest().name)]
     pub profile: String,
     /// The builder whose config and history are written [default: buildkit for engines from
     /// 23.0 on, classic before].

@@ -299,6 +299,14 @@ impl Profile {
         v
     }
 
+    /// The first profile in the tie order: today's most common engine.
+    pub fn preferred() -> &'static Profile {
+        PROFILES
+            .iter()
+            .min_by_key(|p| p.preference)
+            .unwrap_or(&PROFILES[0])
+    }
+
     /// The graphdriver profile of the Docker Engine that writes this `docker_version` (a
     /// classic config's `docker_version`, a daemon's server version): a Debian build's own
     /// profile where there is one, else the upstream one of its release. `None` when the
@@ -567,6 +575,7 @@ mod tests {
             .collect();
         assert_eq!(ranks, (0..PROFILES.len() as u8).collect::<Vec<_>>());
         assert_eq!(Profile::by_preference()[0].name, "docker-24-27");
+        assert_eq!(Profile::preferred().name, "docker-24-27");
     }
 
     #[track_caller]

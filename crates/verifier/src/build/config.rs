@@ -72,7 +72,7 @@ fn run_values(
         let (v, how) = match &req.docker_version {
             Some(v) => (v.clone(), AssumedSource::Option),
             None => (
-                default_docker_version(req.profile.name, &settled.engine),
+                default_docker_version(req.profile, &settled.engine),
                 AssumedSource::Default,
             ),
         };

@@ -388,7 +388,7 @@ mod tests {
     }
 
     fn request(dockerfile: &str) -> BuildRequest {
-        let profile = Profile::by_name("docker-24-27").expect("a profile");
+        let profile = Profile::preferred();
         let mut req = BuildRequest::new(repo(dockerfile), profile);
         req.platform = Some(Platform::parse("linux/amd64").expect("a platform"));
         req

@@ -1,6 +1,7 @@
 //! The values a request may leave open, settled to their defaults, each default recorded as
 //! [`Assumed`].
 use layerproof_image::Platform;
+use layerproof_layer::Profile;
 
 use super::BuildRequest;
 use super::report::{Assumed, AssumedSource};
@@ -22,17 +23,18 @@ impl Settled {
     pub fn new(req: &BuildRequest, assumed: &mut Vec<Assumed>) -> Settled {
         let engine = match req.engine {
             Some(e) => e,
-            None => Engine::for_profile(req.profile.name).unwrap_or_else(|| {
+            None => Engine::of_profile(req.profile).unwrap_or_else(|| {
+                let newest = Profile::newest();
                 assumed.push(Assumed::new(
                     "engine",
                     format!(
-                        "docker-29.7 (profile {} is not a Docker engine's own)",
+                        "{newest} (profile {} is not a Docker engine's own)",
                         req.profile.name
                     ),
                     AssumedSource::Default,
                     Some("--engine-version"),
                 ));
-                Engine::new(29, 7)
+                Engine::of_profile(newest).unwrap_or(Engine::new(29, 7))
             }),
         };
         let builder = req.builder.unwrap_or_else(|| {
@@ -78,12 +80,31 @@ impl Settled {
     }
 }
 
-/// The `docker_version` an engine of this profile writes (the observed builds where known).
-pub(super) fn default_docker_version(profile: &str, engine: &Engine) -> String {
-    match profile {
-        "docker-20.10-debian" => "20.10.24+dfsg1".into(),
-        "docker-20.10" => "20.10.24".into(),
-        "docker-24-27" if engine.major == 26 && engine.minor == 1 => "26.1.5".into(),
+/// The `docker_version` an engine of this profile writes: the profile's own
+/// ([`layerproof_layer::profile::DockerEngine::docker_version`]) when `engine` is the profile's
+/// release, else `MAJOR.MINOR.0`.
+pub(super) fn default_docker_version(profile: &Profile, engine: &Engine) -> String {
+    match (profile.engine, Engine::of_profile(profile)) {
+        (Some(own), Some(e)) if (e.major, e.minor) == (engine.major, engine.minor) => {
+            own.docker_version.to_string()
+        }
         _ => format!("{}.{}.0", engine.major, engine.minor),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_docker_version_is_the_profiles_own_for_its_release() {
+        let debian = Profile::for_docker_version("20.10.24+dfsg1").unwrap();
+        let own = Engine::of_profile(debian).unwrap();
+        assert_eq!(default_docker_version(debian, &own), "20.10.24+dfsg1");
+        let p = Profile::preferred();
+        assert_eq!(default_docker_version(p, &Engine::new(26, 1)), "26.1.5");
+        assert_eq!(default_docker_version(p, &Engine::new(25, 0)), "25.0.0");
+        let bk = Profile::all().iter().find(|p| p.engine.is_none()).unwrap();
+        assert_eq!(default_docker_version(bk, &Engine::new(29, 7)), "29.7.0");
     }
 }

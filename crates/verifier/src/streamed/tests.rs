@@ -35,10 +35,7 @@ fn source(files: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 fn params(bodies: Bodies) -> Params<'static> {
-    let mut p = Params::new(
-        Profile::by_name("docker-24-27").unwrap(),
-        b"rootfs.tar".to_vec(),
-    );
+    let mut p = Params::new(Profile::preferred(), b"rootfs.tar".to_vec());
     p.bodies = bodies;
     p
 }

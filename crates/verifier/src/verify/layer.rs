@@ -36,7 +36,7 @@ pub(crate) struct LayerJob<'a> {
     /// `os/arch[/variant]`, for progress.
     pub(crate) platform: &'a str,
     /// The profile the config's `docker_version` names.
-    pub(crate) version: Option<&'static str>,
+    pub(crate) version: Option<&'static Profile>,
     /// The builder the config's history shows.
     pub(crate) builder: BuilderKind,
 }
@@ -88,7 +88,7 @@ pub(crate) fn treatment_text(t: &Treatment) -> String {
 pub(crate) fn rank(
     choice: ProfileChoice,
     scan: &Scan,
-    version: Option<&'static str>,
+    version: Option<&'static Profile>,
     builder: BuilderKind,
 ) -> Vec<&'static Profile> {
     match choice {

@@ -9,14 +9,16 @@ use std::time::Instant;
 
 use layerproof_archive::compression::{self, Compression};
 use layerproof_image::chain::{self, MAX_CONFIG};
+use layerproof_layer::Profile;
 
-use super::evidence::{builder_of, version_hint};
 use super::layer::{LayerJob, published_layer};
 use super::sources::{SourceDigests, Sources, StepSource};
 use super::{Error, Run, joined};
 use crate::build::model::{self, ModelError};
 use crate::classic_hash::{ContextFile, ContextTar};
-use crate::config::{CheckOptions, CheckStatus, ConfigCheck, Engine, check_config};
+use crate::config::{
+    BuilderMark, CheckOptions, CheckStatus, ConfigCheck, Engine, builder_of, check_config,
+};
 use crate::dockerfile::{BuildOptions, BuilderKind, CopyStep, ImageModel};
 use crate::explain;
 use crate::layerscan::{self, Scan};
@@ -54,9 +56,12 @@ impl Run<'_> {
         let started = Instant::now();
         let platform = img.summary.platform.to_string();
         let config = self.read_config(img)?;
-        let (builder, builder_evidence) = builder_of(&config.json);
-        let version = version_hint(&config.json);
-        let image = image_info(img, builder.into(), builder_evidence);
+        let builder = builder_of(&config.json).unwrap_or_else(BuilderMark::assumed);
+        let version = config.json["docker_version"]
+            .as_str()
+            .and_then(Profile::for_docker_version);
+        let image = image_info(img, builder.kind.into(), builder.evidence);
+        let builder = builder.kind;
         let model = self.model(&img.summary.platform, builder)?;
         let mut notes: Vec<String> = img.warning.iter().cloned().collect();
         let steps = &model.layers;

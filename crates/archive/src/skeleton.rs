@@ -13,6 +13,36 @@
 
 use sha2::{Digest as _, Sha256};
 
+/// What a [`crate::read::Reader`] reports of the stream it passes
+/// ([`crate::read::Reader::observe`]): every byte outside regular files' data, in order, and
+/// each regular file's body by its length and sha256.
+pub trait Observer {
+    /// Whether the reader skips bodies unread (and reports them with a zero digest) instead of
+    /// waiting for the caller to read each whole and give its digest.
+    const SKIPS_BODIES: bool = false;
+
+    /// Bytes outside file bodies.
+    fn raw(&mut self, bytes: &[u8]);
+
+    /// A file body of `len` bytes with this sha256, at the current position.
+    fn body(&mut self, len: u64, sha256: &[u8; 32]);
+}
+
+/// The observer of a reader that reports nothing: it cannot be made, so a reader without an
+/// observer holds none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unobserved {}
+
+impl Observer for Unobserved {
+    fn raw(&mut self, _: &[u8]) {
+        match *self {}
+    }
+
+    fn body(&mut self, _: u64, _: &[u8; 32]) {
+        match *self {}
+    }
+}
+
 /// The skeleton of a finished stream. Equal skeletons mean equal streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Skeleton {
@@ -69,7 +99,7 @@ impl SkeletonHasher {
 
 /// A stream's bytes outside file bodies, kept, and where its bodies sit: what a verifier needs
 /// to hash a stream made of these bytes and bodies of its own (see
-/// [`crate::read::Reader::track_shape`]).
+/// [`crate::read::Reader::observe`] with a [`ShapeRecorder`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shape {
     /// Every byte outside file bodies, in stream order.
@@ -82,6 +112,19 @@ impl Shape {
     /// Length of the stream: raw bytes and bodies.
     pub fn size(&self) -> u64 {
         self.raw.len() as u64 + self.bodies.iter().map(|b| b.1).sum::<u64>()
+    }
+}
+
+/// Hashes the stream as it passes; the caller reads every body and gives its digest.
+impl Observer for SkeletonHasher {
+    #[inline]
+    fn raw(&mut self, bytes: &[u8]) {
+        SkeletonHasher::raw(self, bytes);
+    }
+
+    #[inline]
+    fn body(&mut self, len: u64, sha256: &[u8; 32]) {
+        SkeletonHasher::body(self, len, sha256);
     }
 }
 
@@ -123,6 +166,21 @@ impl ShapeRecorder {
     /// The shape, or `None` when the raw bytes went over the limit.
     pub fn finish(self) -> Option<Shape> {
         (!self.over).then_some(self.shape)
+    }
+}
+
+/// Keeps the bytes outside bodies; the reader skips bodies unread.
+impl Observer for ShapeRecorder {
+    const SKIPS_BODIES: bool = true;
+
+    #[inline]
+    fn raw(&mut self, bytes: &[u8]) {
+        ShapeRecorder::raw(self, bytes);
+    }
+
+    #[inline]
+    fn body(&mut self, len: u64, _sha256: &[u8; 32]) {
+        ShapeRecorder::body(self, len);
     }
 }
 

@@ -12,7 +12,7 @@ use std::fs;
 use std::path::Path;
 
 use layerproof_archive::read::Reader as TarReader;
-use layerproof_archive::skeleton::Skeleton;
+use layerproof_archive::skeleton::{Skeleton, SkeletonHasher};
 use layerproof_archive::tree::Origin;
 use layerproof_archive::unpack::Unpacker;
 use layerproof_archive::{Timestamp, Tree};
@@ -113,8 +113,7 @@ fn names_for(r: &Recorded) -> NameTable {
 
 /// The skeleton of a layer's bytes, as the tar reader tracks it.
 fn skeleton_of(bytes: &[u8]) -> Option<Skeleton> {
-    let mut reader = TarReader::new(bytes);
-    reader.track_skeleton();
+    let mut reader = TarReader::new(bytes).observe(SkeletonHasher::new());
     while let Some(h) = reader.next_header().expect("layer parses") {
         let mut body = Vec::new();
         std::io::Read::read_to_end(&mut reader.body(), &mut body).expect("body");
@@ -122,7 +121,10 @@ fn skeleton_of(bytes: &[u8]) -> Option<Skeleton> {
             reader.body_digest(&Sha256::digest(&body).into());
         }
     }
-    reader.finish_skeleton().expect("layer ends")
+    reader
+        .finish_observer()
+        .expect("layer ends")
+        .map(SkeletonHasher::finish)
 }
 
 #[test]

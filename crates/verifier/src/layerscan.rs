@@ -11,7 +11,7 @@ use std::io::{self, Read};
 
 use layerproof_archive::hashing::HashingReader;
 use layerproof_archive::read;
-use layerproof_archive::skeleton::{Shape, Skeleton};
+use layerproof_archive::skeleton::{Observer, Shape, ShapeRecorder, Skeleton, SkeletonHasher};
 use layerproof_archive::tar::{Header, typeflag};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -142,9 +142,9 @@ pub enum ScanError {
 /// Scan an uncompressed layer tar to its end (the diff_id covers every byte, trailing ones too).
 pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError> {
     let mut tee = HashingReader::new(layer);
-    let mut reader = read::Reader::with_options(&mut tee, options);
-    reader.track_skeleton();
-    let (mut out, _) = walk(reader, false)?;
+    let reader = read::Reader::with_options(&mut tee, options).observe(SkeletonHasher::new());
+    let (mut out, skeleton, _) = walk(reader)?;
+    out.skeleton = skeleton.map(SkeletonHasher::finish);
     io::copy(&mut tee, &mut io::sink())?;
     let (sha256, size) = tee.finish();
     out.diff_id = format!("sha256:{}", hex::encode(sha256));
@@ -179,11 +179,11 @@ pub fn scan_shape<R: Read + io::Seek>(
         inner: layer,
         seeked: false,
     };
-    let mut reader = read::Reader::with_capacity(layer, options, 64 << 10);
-    reader.track_shape(limit);
+    let mut reader =
+        read::Reader::with_capacity(layer, options, 64 << 10).observe(ShapeRecorder::new(limit));
     reader.skip_by_seeking();
-    let (mut scan, shaped) = walk(reader, true)?;
-    let Some((shape, body_entries)) = shaped else {
+    let (mut scan, recorder, body_entries) = walk(reader)?;
+    let Some(shape) = recorder.and_then(ShapeRecorder::finish) else {
         return Ok(None);
     };
     scan.size = shape.size();
@@ -223,13 +223,12 @@ impl<R: io::Seek> io::Seek for ShortAfterSeek<R> {
     }
 }
 
-/// One pass over the entries of a reader tracking its skeleton or (`shape`) its shape: bodies
-/// are hashed for a skeleton, left unread for a shape.
-#[allow(clippy::type_complexity)]
-fn walk<R: Read>(
-    mut reader: read::Reader<R>,
-    shape: bool,
-) -> Result<(Scan, Option<(Shape, Vec<usize>)>), ScanError> {
+/// One pass over the entries of an observed reader: bodies are hashed and given to the
+/// observer, or, when it skips them, left unread and noted (for each body the observer is told
+/// of, the index of its entry). Returns the observer unless it lost track.
+fn walk<R: Read, O: Observer>(
+    mut reader: read::Reader<R, O>,
+) -> Result<(Scan, Option<O>, Vec<usize>), ScanError> {
     let mut out = Scan::default();
     let mut body_entries = Vec::new();
     let mut index = 0u64;
@@ -238,7 +237,7 @@ fn walk<R: Read>(
             continue;
         }
         let file = matches!(h.typeflag, typeflag::REG | typeflag::REGA | typeflag::CONT);
-        let content = if shape {
+        let content = if O::SKIPS_BODIES {
             if reader.splits_body() {
                 body_entries.push(out.entries.len());
             }
@@ -262,14 +261,9 @@ fn walk<R: Read>(
         out.entries.push(entry);
         index += 1;
     }
-    let shaped = if shape {
-        reader.finish_shape()?.map(|s| (s, body_entries))
-    } else {
-        out.skeleton = reader.finish_skeleton()?;
-        None
-    };
+    let observer = reader.finish_observer()?;
     resolve_hardlinks(&mut out);
-    Ok((out, shaped))
+    Ok((out, observer, body_entries))
 }
 
 struct HashSink<'a>(&'a mut Sha256);
@@ -374,10 +368,9 @@ mod tests {
         let by_seeking = scan_shape(io::Cursor::new(&layer), Default::default(), 1 << 20)
             .unwrap()
             .unwrap();
-        let mut reader = read::Reader::new(&layer[..]);
-        reader.track_shape(1 << 20);
-        let (scan, shaped) = walk(reader, true).unwrap();
-        let (shape, body_entries) = shaped.unwrap();
+        let reader = read::Reader::new(&layer[..]).observe(ShapeRecorder::new(1 << 20));
+        let (scan, recorder, body_entries) = walk(reader).unwrap();
+        let shape = recorder.and_then(ShapeRecorder::finish).unwrap();
         assert_eq!(by_seeking.shape, shape);
         assert_eq!(by_seeking.body_entries, body_entries);
         assert_eq!(by_seeking.scan.entries.len(), scan.entries.len());

@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use super::{ErrorKind, Reader, Result};
+use crate::skeleton::Observer;
 use crate::tar::{BLOCK, BlockFormat, Header, checksums, field, is_header_only, padding};
 
 /// The block's format, if its checksum field parses and matches the unsigned or the signed
@@ -27,7 +28,7 @@ pub(super) fn parse_block(blk: &[u8; BLOCK]) -> Result<(Header, BlockFormat)> {
     Ok((h, format))
 }
 
-impl<R: Read> Reader<R> {
+impl<R: Read, O: Observer> Reader<R, O> {
     /// The next header block, after the rest of the current data section and its padding;
     /// `None` at the end of the archive (EOF, or two zero blocks), as Go's `readHeader`.
     pub(super) fn next_block(&mut self, blk: &mut [u8; BLOCK]) -> Result<Option<u64>> {

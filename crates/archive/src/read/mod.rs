@@ -64,6 +64,7 @@ use std::fmt;
 use std::io::{self, BufReader, Read};
 
 use crate::compression::{self, DecompressOptions, LimitExceeded};
+use crate::skeleton::{Observer, Unobserved};
 use crate::tar::pax::{self, Records};
 use crate::tar::{BLOCK, Formats, Header, MAX_SPECIAL_FILE_SIZE, field::cstr, typeflag};
 
@@ -72,7 +73,7 @@ mod sparse;
 mod stream;
 
 use sparse::Sparse;
-use stream::{Source, Split};
+use stream::Source;
 
 /// Go's `maxSparseFileEntries`.
 pub const GO_MAX_SPARSE_ENTRIES: usize = 1 << 20;
@@ -236,8 +237,11 @@ type Result<T, E = ErrorKind> = std::result::Result<T, E>;
 /// }
 /// # Ok(()) }
 /// ```
-pub struct Reader<R> {
-    src: Source<R>,
+///
+/// An [`Observer`] ([`Reader::observe`]) is told every byte outside file bodies and every
+/// body: the [`crate::skeleton`] of the stream, or its shape.
+pub struct Reader<R, O = Unobserved> {
+    src: Source<R, O>,
     options: Options,
     /// Bytes of the current entry's data section not yet consumed.
     physical: u64,
@@ -259,7 +263,7 @@ pub struct Reader<R> {
     skeleton_broken: bool,
 }
 
-impl<R> fmt::Debug for Reader<R> {
+impl<R, O> fmt::Debug for Reader<R, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reader")
             .field("position", &self.src.pos)
@@ -306,7 +310,9 @@ impl<R: Read> Reader<R> {
             skeleton_broken: false,
         }
     }
+}
 
+impl<R: Read, O: Observer> Reader<R, O> {
     /// Bytes consumed from the (decompressed) source so far.
     pub fn position(&self) -> u64 {
         self.src.pos
@@ -328,7 +334,7 @@ impl<R: Read> Reader<R> {
         }
         self.ctx_name = None;
         if let Some(len) = self.split_len.take() {
-            if matches!(self.src.tap, Some(Split::Shape(_))) && self.physical == len {
+            if O::SKIPS_BODIES && self.physical == len {
                 // a shape skips bodies unread and notes where they were
                 self.src.raw_pass = false;
                 let skipped = self.src.skip(len);
@@ -370,7 +376,7 @@ impl<R: Read> Reader<R> {
     /// types and `g` headers. Unread data is skipped by the next [`Reader::next_header`].
     ///
     /// Errors are [`io::Error`]s wrapping an [`Error`] (see [`Error::from_io`]) and are sticky.
-    pub fn body(&mut self) -> Body<'_, R> {
+    pub fn body(&mut self) -> Body<'_, R, O> {
         Body { reader: self }
     }
 
@@ -535,11 +541,11 @@ impl<R: Read> Reader<R> {
 }
 
 /// An entry's data; see [`Reader::body`].
-pub struct Body<'a, R> {
-    reader: &'a mut Reader<R>,
+pub struct Body<'a, R, O = Unobserved> {
+    reader: &'a mut Reader<R, O>,
 }
 
-impl<R> fmt::Debug for Body<'_, R> {
+impl<R, O> fmt::Debug for Body<'_, R, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Body")
             .field("reader", &self.reader)
@@ -547,7 +553,7 @@ impl<R> fmt::Debug for Body<'_, R> {
     }
 }
 
-impl<R: Read> Read for Body<'_, R> {
+impl<R: Read, O: Observer> Read for Body<'_, R, O> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reader.read_body(buf)
     }

@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use super::{ErrorKind, GO_MAX_SPARSE_ENTRIES, Reader, Result};
+use crate::skeleton::Observer;
 use crate::tar::field::{self, Numbers, parse_decimal};
 use crate::tar::pax::{
     SPARSE_MAJOR, SPARSE_MAP, SPARSE_MINOR, SPARSE_NAME, SPARSE_NUMBLOCKS, SPARSE_REALSIZE,
@@ -73,7 +74,7 @@ impl Sparse {
     }
 }
 
-impl<R: Read> Reader<R> {
+impl<R: Read, O: Observer> Reader<R, O> {
     /// Go's `handleSparseFile`.
     pub(super) fn handle_sparse(
         &mut self,

@@ -1,53 +1,29 @@
-//! The stream under the reader: a buffered source that counts the bytes consumed, feeds the
-//! bytes outside file bodies to the tracked skeleton or shape, and skips forward by reading or
-//! by seeking.
+//! The stream under the reader: a buffered source that counts the bytes consumed, reports the
+//! bytes outside file bodies to the reader's [`Observer`], and skips forward by reading or by
+//! seeking.
 
 use std::io::{self, BufRead, BufReader, Read};
 
 use super::{Error, ErrorKind, Reader, Result};
-use crate::skeleton::{Shape, ShapeRecorder, Skeleton, SkeletonHasher};
+use crate::skeleton::Observer;
 use crate::tar::BLOCK;
-
-/// What a reader tracks of the bytes outside file bodies.
-pub(super) enum Split {
-    /// Their hash ([`Reader::track_skeleton`]).
-    Skeleton(SkeletonHasher),
-    /// The bytes themselves ([`Reader::track_shape`]).
-    Shape(ShapeRecorder),
-}
-
-impl Split {
-    pub(super) fn raw(&mut self, bytes: &[u8]) {
-        match self {
-            Split::Skeleton(h) => h.raw(bytes),
-            Split::Shape(r) => r.raw(bytes),
-        }
-    }
-
-    pub(super) fn body(&mut self, len: u64, sha256: &[u8; 32]) {
-        match self {
-            Split::Skeleton(h) => h.body(len, sha256),
-            Split::Shape(r) => r.body(len),
-        }
-    }
-}
 
 /// Moves a buffered stream forward by that many bytes.
 pub(super) type SeekBy<R> = fn(&mut BufReader<R>, i64) -> io::Result<()>;
 
 /// The underlying stream, with the count of bytes consumed.
-pub(super) struct Source<R> {
+pub(super) struct Source<R, O> {
     pub(super) r: BufReader<R>,
     pub(super) pos: u64,
-    /// The skeleton or shape, when tracked.
-    pub(super) tap: Option<Split>,
+    /// The observer, if any ([`Reader::observe`]).
+    pub(super) tap: Option<O>,
     /// Bytes read now are outside file bodies (fed to `tap` as raw bytes).
     pub(super) raw_pass: bool,
     /// Skips forward without reading, when the stream can seek ([`Reader::skip_by_seeking`]).
     pub(super) seek: Option<SeekBy<R>>,
 }
 
-impl<R: Read> Source<R> {
+impl<R: Read, O: Observer> Source<R, O> {
     pub(super) fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         loop {
             match self.r.read(buf) {
@@ -130,9 +106,9 @@ impl<R: Read> Source<R> {
     }
 }
 
-impl<R: Read + io::Seek> Reader<R> {
-    /// Skip the bodies a tracked [`Shape`] leaves unread by seeking instead of reading
-    /// ([`Reader::track_shape`]): reading a layer's headers then costs the headers.
+impl<R: Read + io::Seek, O: Observer> Reader<R, O> {
+    /// Skip the bodies an observer leaves unread ([`Observer::SKIPS_BODIES`]) by seeking
+    /// instead of reading: reading a layer's headers then costs the headers.
     ///
     /// Headers then come in small reads between seeks: give the reader a small buffer
     /// ([`Reader::with_capacity`]), or each read fetches that much of the next body.
@@ -141,26 +117,53 @@ impl<R: Read + io::Seek> Reader<R> {
     }
 }
 
-/// Tracking the skeleton or shape.
-impl<R: Read> Reader<R> {
-    /// Track the stream's [`Skeleton`]: every byte outside regular files' data is hashed as
-    /// it passes; the caller reads each regular file's body whole (through [`Reader::body`])
-    /// and hands its sha256 to [`Reader::body_digest`]. Call before the first header.
-    pub fn track_skeleton(&mut self) {
-        self.skeleton_broken |= self.src.pos > 0;
-        self.src.tap = Some(Split::Skeleton(SkeletonHasher::new()));
-    }
-
-    /// Track the stream's [`Shape`]: every byte outside regular files' data is kept (up to
-    /// `limit` bytes), and each regular file's body is skipped unread by the next
-    /// [`Reader::next_header`] and noted by its place and length. Call before the first header.
-    pub fn track_shape(&mut self, limit: usize) {
-        self.skeleton_broken |= self.src.pos > 0;
-        self.src.tap = Some(Split::Shape(ShapeRecorder::new(limit)));
+/// Observing the stream.
+impl<R: Read, O: Observer> Reader<R, O> {
+    /// Report the stream to `observer` from here on: every byte outside regular files' data
+    /// as it passes, and each regular file's body either by the sha256 the caller reads it for
+    /// and gives to [`Reader::body_digest`], or, for an observer that skips bodies
+    /// ([`Observer::SKIPS_BODIES`]), skipped unread by the next [`Reader::next_header`] and
+    /// reported by its length. Call before the first header, or [`Reader::finish_observer`]
+    /// returns `None`.
+    pub fn observe<T: Observer>(self, observer: T) -> Reader<R, T> {
+        let Reader {
+            src,
+            options,
+            physical,
+            pad,
+            sparse,
+            err,
+            done,
+            returned,
+            ctx_name,
+            ctx_offset,
+            split_len,
+            skeleton_broken,
+        } = self;
+        Reader {
+            skeleton_broken: skeleton_broken | (src.pos > 0),
+            src: Source {
+                r: src.r,
+                pos: src.pos,
+                tap: Some(observer),
+                raw_pass: src.raw_pass,
+                seek: src.seek,
+            },
+            options,
+            physical,
+            pad,
+            sparse,
+            err,
+            done,
+            returned,
+            ctx_name,
+            ctx_offset,
+            split_len,
+        }
     }
 
     /// The sha256 of the current entry's body, which the caller read whole. Ignored unless
-    /// the skeleton is tracked and the entry is a regular file with data (not sparse).
+    /// the stream is observed and the entry is a regular file with data (not sparse).
     pub fn body_digest(&mut self, sha256: &[u8; 32]) {
         let Some(len) = self.split_len.take() else {
             return;
@@ -171,25 +174,10 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// After the end of the archive: read the rest of the stream and return its skeleton
-    /// (`None` unless tracked from the start with every body's digest given).
-    pub fn finish_skeleton(&mut self) -> Result<Option<Skeleton>, Error> {
-        Ok(match self.finish_split()? {
-            Some(Split::Skeleton(h)) => Some(h.finish()),
-            _ => None,
-        })
-    }
-
-    /// After the end of the archive: read the rest of the stream and return its shape (`None`
-    /// unless tracked from the start, or when the raw bytes went over the limit).
-    pub fn finish_shape(&mut self) -> Result<Option<Shape>, Error> {
-        Ok(match self.finish_split()? {
-            Some(Split::Shape(r)) => r.finish(),
-            _ => None,
-        })
-    }
-
-    fn finish_split(&mut self) -> Result<Option<Split>, Error> {
+    /// After the end of the archive: read the rest of the stream into the observer and
+    /// return it (`None` unless it observed the stream from the start, with every body's
+    /// digest given when it does not skip bodies).
+    pub fn finish_observer(&mut self) -> Result<Option<O>, Error> {
         if self.src.tap.is_none() {
             return Ok(None);
         }
@@ -205,12 +193,12 @@ impl<R: Read> Reader<R> {
                 Err(kind) => return Err(self.fail(kind, self.returned)),
             }
         }
-        let tap = self.src.tap.take().expect("checked above");
-        Ok((!self.skeleton_broken).then_some(tap))
+        let tap = self.src.tap.take();
+        Ok(tap.filter(|_| !self.skeleton_broken))
     }
 
-    /// Whether the current entry's data counts as a file body in the tracked skeleton or
-    /// shape (a regular file with data, not sparse). Meaningful right after
+    /// Whether the current entry's data counts as a file body for the observer (a regular
+    /// file with data, not sparse). Meaningful right after
     /// [`Reader::next_header`].
     pub fn splits_body(&self) -> bool {
         self.split_len.is_some()

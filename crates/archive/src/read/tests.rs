@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::compression::Compression;
-use crate::skeleton::Shape;
+use crate::skeleton::{Shape, ShapeRecorder, SkeletonHasher};
 use crate::tar::field::{parse_decimal, parse_numeric, parse_octal};
 use crate::tar::pax::{parse_pax_record, parse_pax_time};
 use crate::tar::{Timestamp, typeflag as tf};
@@ -1395,14 +1395,16 @@ fn many_entries_stream() {
 /// The skeleton the reader tracks, reading every body whole.
 fn reader_skeleton<R: Read>(r: R) -> Option<crate::skeleton::Skeleton> {
     use sha2::Digest as _;
-    let mut reader = Reader::new(r);
-    reader.track_skeleton();
+    let mut reader = Reader::new(r).observe(SkeletonHasher::new());
     while let Some(_h) = reader.next_header().unwrap() {
         let mut data = Vec::new();
         reader.body().read_to_end(&mut data).unwrap();
         reader.body_digest(&sha2::Sha256::digest(&data).into());
     }
-    reader.finish_skeleton().unwrap()
+    reader
+        .finish_observer()
+        .unwrap()
+        .map(SkeletonHasher::finish)
 }
 
 #[test]
@@ -1443,33 +1445,37 @@ fn skeleton_splits_bodies_from_everything_else() {
 #[test]
 fn skeleton_is_lost_when_a_body_is_not_given_by_digest() {
     let tar = Tar::default().file("a", b"alpha").end();
-    let mut reader = Reader::new(tar.bytes());
-    reader.track_skeleton();
+    let mut reader = Reader::new(tar.bytes()).observe(SkeletonHasher::new());
     while reader.next_header().unwrap().is_some() {}
-    assert_eq!(reader.finish_skeleton().unwrap(), None);
+    assert!(reader.finish_observer().unwrap().is_none());
     // a partly read body
-    let mut reader = Reader::new(tar.bytes());
-    reader.track_skeleton();
+    let mut reader = Reader::new(tar.bytes()).observe(SkeletonHasher::new());
     reader.next_header().unwrap();
     reader.body().read_exact(&mut [0u8; 2]).unwrap();
     reader.body_digest(&[0; 32]);
     while reader.next_header().unwrap().is_some() {}
-    assert_eq!(reader.finish_skeleton().unwrap(), None);
-    // untracked
+    assert!(reader.finish_observer().unwrap().is_none());
+    // unobserved
     let mut reader = Reader::new(tar.bytes());
     while reader.next_header().unwrap().is_some() {}
-    assert_eq!(reader.finish_skeleton().unwrap(), None);
+    assert_eq!(reader.finish_observer().unwrap(), None);
+    // observed from the second header on
+    let mut reader = Reader::new(tar.bytes());
+    reader.next_header().unwrap();
+    let mut reader = reader.observe(SkeletonHasher::new());
+    while reader.next_header().unwrap().is_some() {}
+    assert!(reader.finish_observer().unwrap().is_none());
 }
 
 /// The shape the reader tracks, skipping bodies by reading or (`seek`) by seeking.
 fn reader_shape(bytes: &[u8], seek: bool, capacity: usize) -> Result<Option<Shape>, Error> {
-    let mut reader = Reader::with_capacity(io::Cursor::new(bytes), Options::default(), capacity);
-    reader.track_shape(1 << 20);
+    let mut reader = Reader::with_capacity(io::Cursor::new(bytes), Options::default(), capacity)
+        .observe(ShapeRecorder::new(1 << 20));
     if seek {
         reader.skip_by_seeking();
     }
     while reader.next_header()?.is_some() {}
-    reader.finish_shape()
+    Ok(reader.finish_observer()?.and_then(ShapeRecorder::finish))
 }
 
 #[test]
@@ -1506,10 +1512,13 @@ fn shape_keeps_raw_bytes_and_skips_bodies_by_reading_or_seeking() {
         assert!(reader_shape(cut, seek, 512).is_err(), "seek {seek}");
     }
     // more raw bytes than the limit: no shape
-    let mut reader = Reader::new(&bytes[..]);
-    reader.track_shape(100);
+    let mut reader = Reader::new(&bytes[..]).observe(ShapeRecorder::new(100));
     while reader.next_header().unwrap().is_some() {}
-    assert_eq!(reader.finish_shape().unwrap(), None);
+    let recorder = reader
+        .finish_observer()
+        .unwrap()
+        .expect("observed from the start");
+    assert_eq!(recorder.finish(), None);
 }
 
 proptest! {

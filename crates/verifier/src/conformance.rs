@@ -1,8 +1,8 @@
 //! Compare layerproof's rebuild with what a real engine did for one `ADD <file> /` build.
 //!
 //! Shared by the hermetic conformance test (recorded fixtures) and `cargo xtask oracle` (live
-//! engines). Only the free parameters are taken from Docker's layer (see [`crate::infer`]);
-//! everything else must come from the input.
+//! engines). Only the free parameters are taken from Docker's layer, by the same rule as
+//! `verify` ([`crate::infer::apply`]); everything else must come from the input.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -12,7 +12,7 @@ use layerproof_archive::unpack::RefusalKind;
 use layerproof_layer::Profile;
 
 use crate::infer;
-use crate::rebuild::{self, Outcome, Params, PlainFileMeta};
+use crate::rebuild::{self, Outcome, Params};
 
 /// What the engine did.
 #[derive(Debug, Clone, Copy)]
@@ -69,20 +69,14 @@ pub fn docker_reason(text: &str) -> &str {
 /// and compare with what Docker did.
 pub fn check(input: &Path, source_name: &str, profile: &Profile, docker: Docker<'_>) -> Verdict {
     let mut params = Params::new(profile, source_name.as_bytes().to_vec());
+    // a copied source keeps the permissions it has in the build context, as in verify
+    if let Ok(meta) = std::fs::metadata(input) {
+        use std::os::unix::fs::PermissionsExt;
+        params.plain_file.perm = meta.permissions().mode() & 0o7777;
+    }
     if let Docker::Layer(layer) = docker {
         match infer::from_layer(layer) {
-            Ok(published) => {
-                params.implied_times = published.dir_mtimes.clone();
-                if published.has_names {
-                    params.names = Some(published.names.clone());
-                }
-                if let Some((perm, mtime)) = published.files.get(source_name.as_bytes()) {
-                    params.plain_file = PlainFileMeta {
-                        perm: *perm,
-                        mtime: *mtime,
-                    };
-                }
-            }
+            Ok(published) => infer::apply(&published, profile, &mut params),
             Err(e) => return Verdict::Mismatch(format!("cannot read Docker's layer: {e}")),
         }
     }

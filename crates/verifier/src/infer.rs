@@ -1,10 +1,16 @@
-//! Free parameters recovered from a published layer.
+//! The free parameters: the few values a rebuild may take from a published layer, and the one
+//! rule that applies them.
 //!
 //! A rebuild depends on a few values only the original build knew: the wall-clock time Docker
 //! stamped on directories the tarball does not list, the uid/gid → name table of engines that
-//! look names up, and the metadata of a source Docker copied instead of unpacking. These may be
-//! taken from the published layer; **file contents, modes, owners and every listed entry's
-//! metadata never are** — those must come from the tarball, or the proof proves nothing.
+//! look names up, and the mtime of a source Docker copied instead of unpacking (its time in the
+//! build context, a checkout time). [`Published`] collects them from a layer's headers,
+//! [`apply`] puts them into a rebuild's [`Params`] (the verifier and [`crate::conformance`] both
+//! go through it), and [`describe`] says what was taken and why.
+//!
+//! **File contents, modes, owners and every listed entry's metadata never come from the
+//! published side** — not even the copied source's permissions, which are the build context's —
+//! or the proof proves nothing.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,9 +22,10 @@ use layerproof_archive::unpack::Hazard;
 use layerproof_layer::profile::OwnerNames;
 use layerproof_layer::{NameTable, Profile};
 
-use crate::layerscan::{display_path, normalise};
+use serde::Serialize;
+
+use crate::paths::{display_path, normalise};
 use crate::rebuild::{Params, Prepared, Treatment};
-use crate::report::Inferred;
 
 /// What a published layer says about the free parameters.
 #[derive(Debug, Clone, Default)]
@@ -29,8 +36,19 @@ pub struct Published {
     pub names: NameTable,
     /// True when at least one header carries a uname or gname.
     pub has_names: bool,
-    /// Path → (permission bits, mtime) of every regular file (used for a plain-copied source).
-    pub files: BTreeMap<Vec<u8>, (u32, Timestamp)>,
+    /// Path → mtime of every regular file (for a plain-copied source).
+    pub files: BTreeMap<Vec<u8>, Timestamp>,
+}
+
+/// A value taken from the published side, and why that is legitimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inferred {
+    /// The parameter.
+    pub parameter: String,
+    /// Its value.
+    pub value: String,
+    /// Why it may be taken from the published image.
+    pub why: String,
 }
 
 impl Published {
@@ -42,7 +60,7 @@ impl Published {
                 self.dir_mtimes.insert(path, h.mtime);
             }
             typeflag::REG => {
-                self.files.insert(path, (h.perm(), h.mtime));
+                self.files.insert(path, h.mtime);
             }
             _ => {}
         }
@@ -61,8 +79,9 @@ pub fn from_layer<R: Read>(layer: R) -> Result<Published, read::Error> {
 }
 
 /// Apply the free parameters `published` decides to `params` for `profile`: the implied
-/// directories' times, the owner-name table of an engine that looks names up, and the time of
-/// a source copied as it is.
+/// directories' times, the owner-name table when `profile` looks names up (other engines write
+/// none), and the mtime of a source copied as it is. Nothing else is taken: the copied source's
+/// permissions stay those of the build context (`params.plain_file.perm`).
 pub fn apply(published: &Published, profile: &Profile, params: &mut Params<'_>) {
     params.implied_times = published.dir_mtimes.clone();
     if profile.owner_names.value == OwnerNames::Lookup && published.has_names {
@@ -75,7 +94,7 @@ pub fn apply(published: &Published, profile: &Profile, params: &mut Params<'_>) 
 
 /// The time the published layer gives a source copied as it is (named `name`), if it has one.
 fn copied_file_mtime(published: &Published, name: &[u8]) -> Option<Timestamp> {
-    published.files.get(name).map(|(_, t)| *t)
+    published.files.get(name).copied()
 }
 
 /// The free parameters [`apply`] took for `profile`, with why each may come from the published

@@ -17,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::infer::Published;
+pub use crate::paths::{display_path, normalise};
 
 /// The kind of a layer entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,11 +101,6 @@ impl ScannedEntry {
     pub fn xattrs(&self) -> BTreeMap<&[u8], &[u8]> {
         self.header.xattrs().collect()
     }
-}
-
-/// The path for messages: `/`-rooted, lossy UTF-8.
-pub fn display_path(path: &[u8]) -> String {
-    format!("/{}", String::from_utf8_lossy(path))
 }
 
 /// Everything one pass over a layer tells.
@@ -276,24 +272,6 @@ impl io::Write for HashSink<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Normalise a tar name to a path key: no leading `./` or `/`, no trailing `/`.
-pub fn normalise(name: &[u8]) -> Vec<u8> {
-    let mut p = name;
-    loop {
-        if let Some(rest) = p.strip_prefix(b"./") {
-            p = rest;
-        } else if let Some(rest) = p.strip_prefix(b"/") {
-            p = rest;
-        } else {
-            break;
-        }
-    }
-    while let Some(rest) = p.strip_suffix(b"/") {
-        p = rest;
-    }
-    if p == b"." { Vec::new() } else { p.to_vec() }
 }
 
 fn entry_of(index: u64, h: Header, content: Option<(u64, [u8; 32])>) -> ScannedEntry {

@@ -17,6 +17,7 @@ pub mod import;
 pub mod infer;
 pub mod layerscan;
 pub mod materialise;
+pub mod paths;
 pub mod rebuild;
 pub mod report;
 pub mod streamed;

@@ -9,6 +9,7 @@ use crate::blob::BlobReport;
 use crate::config::ConfigCheck;
 use crate::dockerfile::BuilderKind;
 use crate::explain::Differences;
+pub use crate::infer::Inferred;
 
 /// The JSON schema name of a [`Report`].
 pub const SCHEMA: &str = "layerproof.verify/v1";
@@ -93,17 +94,6 @@ pub struct Input {
     /// Size in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-}
-
-/// A value taken from the published side, and why that is legitimate.
-#[derive(Debug, Clone, Serialize)]
-pub struct Inferred {
-    /// The parameter.
-    pub parameter: String,
-    /// Its value.
-    pub value: String,
-    /// Why it may be taken from the published image.
-    pub why: String,
 }
 
 /// The published layer.

@@ -2,10 +2,10 @@
 //! published image.
 //!
 //! [`verify`] reads the inputs and the image, then verifies each selected platform
-//! ([`platform`]): it reads the config once (its digest is the image ID), tells the builder
-//! from its history ([`evidence`]), evaluates the Dockerfile for that builder and platform, and
+//! (`platform`): it reads the config once (its digest is the image ID), tells the builder
+//! from its history (`evidence`), evaluates the Dockerfile for that builder and platform, and
 //! pairs each layer-producing step with a published layer. Each pair goes through the stages
-//! of [`layer`]:
+//! of `layer`:
 //!
 //! 1. **Streamed**, for a published layer stored uncompressed on disk ([`crate::streamed`]):
 //!    its headers are read, the source is unpacked once with its bodies hashed in layer order,
@@ -13,7 +13,7 @@
 //!    up, and the layer is read whole.
 //! 2. **Scan both sides**, on three threads: the published blob is read once (digest verified,
 //!    decompressed, diff_id hashed, every entry scanned), the source's digests are taken
-//!    ([`sources`]), and the source is unpacked by Docker's `ADD` rules for the likeliest
+//!    (`sources`), and the source is unpacked by Docker's `ADD` rules for the likeliest
 //!    profile, keeping only body digests.
 //! 3. **Rank** the engine profiles by what the published layer and config show.
 //! 4. **Skeleton pass**: each candidate encodes its headers only; an equal skeleton is an

@@ -126,39 +126,25 @@ impl<R: Read, O: Observer> Reader<R, O> {
     /// reported by its length. Call before the first header, or [`Reader::finish_observer`]
     /// returns `None`.
     pub fn observe<T: Observer>(self, observer: T) -> Reader<R, T> {
-        let Reader {
-            src,
-            options,
-            physical,
-            pad,
-            sparse,
-            err,
-            done,
-            returned,
-            ctx_name,
-            ctx_offset,
-            split_len,
-            skeleton_broken,
-        } = self;
         Reader {
-            skeleton_broken: skeleton_broken | (src.pos > 0),
+            skeleton_broken: self.skeleton_broken | (self.src.pos > 0),
             src: Source {
-                r: src.r,
-                pos: src.pos,
+                r: self.src.r,
+                pos: self.src.pos,
                 tap: Some(observer),
-                raw_pass: src.raw_pass,
-                seek: src.seek,
+                raw_pass: self.src.raw_pass,
+                seek: self.src.seek,
             },
-            options,
-            physical,
-            pad,
-            sparse,
-            err,
-            done,
-            returned,
-            ctx_name,
-            ctx_offset,
-            split_len,
+            options: self.options,
+            physical: self.physical,
+            pad: self.pad,
+            sparse: self.sparse,
+            err: self.err,
+            done: self.done,
+            returned: self.returned,
+            ctx_name: self.ctx_name,
+            ctx_offset: self.ctx_offset,
+            split_len: self.split_len,
         }
     }
 

@@ -10,3 +10,6 @@ pub mod model;
 pub use human::{Style, human};
 pub use junit::{headline, junit};
 pub use model::*;
+
+#[cfg(test)]
+mod tests;

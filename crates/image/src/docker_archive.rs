@@ -200,7 +200,8 @@ impl ImageSource for DockerArchive {
 }
 
 impl DockerArchive {
-    /// A legacy archive's file for a blob, and its path inside the archive.
+    /// A legacy archive's file for a blob, and its path inside the archive; its length must be
+    /// the descriptor's size (as for a layout's blob, see `OciLayout::blob_unverified`).
     fn legacy_blob<'p>(
         &self,
         store: &TarStore,
@@ -210,6 +211,15 @@ impl DockerArchive {
         let path = paths.get(&desc.digest).ok_or_else(|| Error::NotFound {
             what: format!("blob {} in {}", desc.digest, self.name),
         })?;
-        Ok((store.open(path)?.0, path))
+        let (r, len) = store.open(path)?;
+        if len != desc.size {
+            return Err(Error::SizeMismatch {
+                what: format!("{path} in {}", self.name),
+                expected: desc.size,
+                actual: len,
+                truncated: len < desc.size,
+            });
+        }
+        Ok((r, path))
     }
 }

@@ -180,8 +180,21 @@ impl ImageSource for OciLayout {
         ))
     }
 
+    /// The blob's bytes unhashed, but only when its length is the descriptor's size: a caller
+    /// that proves the digest by hashing its own rebuild never reads the published length, and
+    /// Docker refuses to load a layer whose descriptor misstates it.
     fn blob_unverified(&self, desc: &Descriptor) -> Result<Option<Box<dyn SeekRead>>, Error> {
-        Ok(Some(self.store.open(&blob_path(&desc.digest))?.0))
+        let path = blob_path(&desc.digest);
+        let (r, len) = self.store.open(&path)?;
+        if len != desc.size {
+            return Err(Error::SizeMismatch {
+                what: format!("{path} in {}", self.store.name()),
+                expected: desc.size,
+                actual: len,
+                truncated: len < desc.size,
+            });
+        }
+        Ok(Some(r))
     }
 }
 

@@ -276,3 +276,56 @@ fn help_lists_only_limits_under_the_limits_heading() {
         assert!(flags.is_empty(), "{cmd}: not limits: {flags:?}");
     }
 }
+
+/// A local image whose layer descriptor misstates the blob's size (issue 22, defect 14) is not
+/// reproduced: the streamed comparison proves the digest by hashing the rebuild and reads only
+/// the published headers, so the size is checked where the blob is opened (Docker refuses to
+/// load such an image). The layout is written from the tiny example's blobs; only the layer's
+/// `size` in the manifest differs from the control.
+#[test]
+fn a_layer_descriptor_with_the_wrong_size_is_not_reproduced() {
+    use layerproof_image::{PlatformSelector, chain};
+    use sha2::Digest as _;
+    let image = repo().join("examples/tiny/image-docker-26.1.tar");
+    let r = format!("docker-archive:{}", image.display());
+    let src = layerproof_image::open(&r.parse().unwrap(), &Default::default()).unwrap();
+    let c = chain::resolve(src.as_ref(), &PlatformSelector::All, 1 << 20).unwrap();
+    let img = c.images()[0].clone();
+    let manifest = img.manifest.clone().unwrap();
+    let read = |d: &layerproof_image::Descriptor| src.blob(d).unwrap().read_all(1 << 30).unwrap();
+    let put = |dir: &std::path::Path, bytes: &[u8]| {
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    for (size, want) in [(None, 0), (Some(100u64), 2), (Some(u64::MAX), 2)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        put(dir, &read(&img.config));
+        put(dir, &read(&img.layers[0].blob));
+        let mut m = read(&manifest);
+        if let Some(size) = size {
+            let mut v: serde_json::Value = serde_json::from_slice(&m).unwrap();
+            v["layers"][0]["size"] = serde_json::json!(size);
+            m = serde_json::to_vec(&v).unwrap();
+        }
+        let (digest, len) = put(dir, &m);
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let index = serde_json::json!({"schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": manifest.media_type, "digest": digest, "size": len}]});
+        std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+        let (code, out, err) = layerproof(&[
+            "verify",
+            "--dockerfile",
+            "examples/tiny/Dockerfile",
+            "--image",
+            &format!("oci:{}", dir.display()),
+        ]);
+        assert_eq!(code, want, "{size:?}: {out}{err}");
+        if size.is_some() {
+            assert!(err.contains("size mismatch"), "{size:?}: {err}");
+        }
+    }
+}

@@ -931,3 +931,47 @@ fn declared_blob_sizes_are_checked_before_the_first_byte() {
         "{e}"
     );
 }
+
+#[test]
+fn a_descriptor_size_that_misstates_the_blob_is_refused_unhashed_too() {
+    // One layer of 4096 bytes, listed with size 100, 2^64-1 and 4097: the unhashed reader a
+    // streamed comparison uses refuses each before a byte is read (it never sees the length
+    // otherwise), and the verifying reader fails too.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let layer = put_blob(dir, "application/vnd.oci.image.layer.v1.tar", &[0u8; 4096]);
+    for size in [100u64, u64::MAX, 4097] {
+        let mut lied = layer.clone();
+        lied["size"] = serde_json::json!(size);
+        let cfg = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [lied["digest"]]}});
+        let cfg = put_blob(
+            dir,
+            "application/vnd.oci.image.config.v1+json",
+            cfg.to_string().as_bytes(),
+        );
+        let m = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": cfg, "layers": [lied]});
+        finish_layout(
+            dir,
+            vec![put_blob(dir, OCI_MANIFEST, m.to_string().as_bytes())],
+        );
+        let src = layerproof_image::open(
+            &format!("oci:{}", dir.display()).parse().unwrap(),
+            &OpenOptions::default(),
+        )
+        .unwrap();
+        let c = chain::resolve(src.as_ref(), &PlatformSelector::All, 1 << 20).unwrap();
+        let desc = &c.images()[0].layers[0].blob;
+        let e = src.blob_unverified(desc).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(e, Error::SizeMismatch { expected, actual: 4096, .. } if expected == size),
+            "{size}: {e}"
+        );
+        let e = std::io::copy(&mut src.blob(desc).unwrap(), &mut std::io::sink()).unwrap_err();
+        assert!(
+            matches!(Error::from_io(e, "layer"), Error::SizeMismatch { .. }),
+            "{size}"
+        );
+    }
+}

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use layerproof_archive::Header;
 use serde::Serialize;
 
 use crate::layerscan::{Scan, ScannedEntry, display_path};
@@ -191,157 +192,158 @@ fn show_group(g: Option<&LinkGroup>) -> String {
     }
 }
 
+/// The field changes of one path, in the order the report lists them: content-level fields
+/// first, then the hard-link relation, then tar-level fields.
 fn field_changes(
     ours: &ScannedEntry,
     theirs: &ScannedEntry,
     groups: (Option<&LinkGroup>, Option<&LinkGroup>),
 ) -> Vec<FieldChange> {
-    let mut v = Vec::new();
-    let mut push = |field: &str, level: Level, rebuilt: String, published: String| {
-        v.push(FieldChange {
-            field: field.into(),
-            level,
-            rebuilt,
-            published,
-        })
-    };
-    use Level::{Content, Tar};
-    if ours.kind != theirs.kind {
-        push(
-            "type",
-            Content,
-            ours.kind.as_str().into(),
-            theirs.kind.as_str().into(),
-        );
+    let mut changes = Changes(Vec::new());
+    content_changes(&mut changes, ours, theirs);
+    link_changes(&mut changes, ours, theirs, groups);
+    tar_changes(&mut changes, ours, theirs);
+    changes.0
+}
+
+/// The changes found so far for one path.
+struct Changes(Vec<FieldChange>);
+
+impl Changes {
+    /// Records `field` when `differ`, rendering both sides only then.
+    fn check(
+        &mut self,
+        differ: bool,
+        field: &str,
+        level: Level,
+        show: impl FnOnce() -> (String, String),
+    ) {
+        if differ {
+            let (rebuilt, published) = show();
+            self.0.push(FieldChange {
+                field: field.into(),
+                level,
+                rebuilt,
+                published,
+            });
+        }
     }
-    if ours.content != theirs.content {
-        push(
-            "content",
-            Content,
-            show_content(&ours.content),
-            show_content(&theirs.content),
-        );
-    }
-    if ours.perm() != theirs.perm() {
-        push(
-            "mode",
-            Content,
+}
+
+/// Type, content, permissions, owner ids, link target, device numbers and xattrs.
+fn content_changes(c: &mut Changes, ours: &ScannedEntry, theirs: &ScannedEntry) {
+    use crate::layerscan::EntryKind;
+    let (a, b) = (&ours.header, &theirs.header);
+    c.check(ours.kind != theirs.kind, "type", Level::Content, || {
+        (ours.kind.as_str().into(), theirs.kind.as_str().into())
+    });
+    c.check(
+        ours.content != theirs.content,
+        "content",
+        Level::Content,
+        || (show_content(&ours.content), show_content(&theirs.content)),
+    );
+    c.check(ours.perm() != theirs.perm(), "mode", Level::Content, || {
+        (
             format!("{:04o}", ours.perm()),
             format!("{:04o}", theirs.perm()),
-        );
-    }
-    if ours.header.uid != theirs.header.uid {
-        push(
-            "uid",
-            Content,
-            ours.header.uid.to_string(),
-            theirs.header.uid.to_string(),
-        );
-    }
-    if ours.header.gid != theirs.header.gid {
-        push(
-            "gid",
-            Content,
-            ours.header.gid.to_string(),
-            theirs.header.gid.to_string(),
-        );
-    }
-    let is_symlink = ours.kind == crate::layerscan::EntryKind::Symlink;
-    if is_symlink && ours.header.linkname != theirs.header.linkname {
-        push(
-            "link-target",
-            Content,
-            lossy(&ours.header.linkname),
-            lossy(&theirs.header.linkname),
-        );
-    }
-    let is_dev = matches!(
-        ours.kind,
-        crate::layerscan::EntryKind::Char | crate::layerscan::EntryKind::Block
+        )
+    });
+    c.check(a.uid != b.uid, "uid", Level::Content, || {
+        (a.uid.to_string(), b.uid.to_string())
+    });
+    c.check(a.gid != b.gid, "gid", Level::Content, || {
+        (a.gid.to_string(), b.gid.to_string())
+    });
+    let is_symlink = ours.kind == EntryKind::Symlink;
+    c.check(
+        is_symlink && a.linkname != b.linkname,
+        "link-target",
+        Level::Content,
+        || (lossy(&a.linkname), lossy(&b.linkname)),
     );
-    let dev = |e: &ScannedEntry| (e.header.devmajor, e.header.devminor);
-    if is_dev && dev(ours) != dev(theirs) {
-        push(
-            "device",
-            Content,
-            format!("{}:{}", ours.header.devmajor, ours.header.devminor),
-            format!("{}:{}", theirs.header.devmajor, theirs.header.devminor),
-        );
-    }
+    let is_dev = matches!(ours.kind, EntryKind::Char | EntryKind::Block);
+    let dev = |h: &Header| (h.devmajor, h.devminor);
+    c.check(is_dev && dev(a) != dev(b), "device", Level::Content, || {
+        (
+            format!("{}:{}", a.devmajor, a.devminor),
+            format!("{}:{}", b.devmajor, b.devminor),
+        )
+    });
     let (xattrs_ours, xattrs_theirs) = (ours.xattrs(), theirs.xattrs());
     let keys: BTreeSet<&[u8]> = xattrs_ours
         .keys()
         .chain(xattrs_theirs.keys())
         .copied()
         .collect();
+    let show = |x: Option<&&[u8]>| {
+        x.map_or_else(
+            || "(absent)".to_string(),
+            |x| format!("0x{}", hex::encode(x)),
+        )
+    };
     for k in keys {
-        let (a, b) = (xattrs_ours.get(k), xattrs_theirs.get(k));
-        if a != b {
-            let show = |x: Option<&&[u8]>| {
-                x.map_or_else(
-                    || "(absent)".to_string(),
-                    |x| format!("0x{}", hex::encode(x)),
-                )
-            };
-            push(&format!("xattr:{}", lossy(k)), Content, show(a), show(b));
-        }
-    }
-    if groups.0 != groups.1 {
-        push(
-            "hardlink-group",
-            Content,
-            show_group(groups.0),
-            show_group(groups.1),
+        let (x, y) = (xattrs_ours.get(k), xattrs_theirs.get(k));
+        c.check(
+            x != y,
+            &format!("xattr:{}", lossy(k)),
+            Level::Content,
+            || (show(x), show(y)),
         );
-    } else if ours.hardlink_to != theirs.hardlink_to {
+    }
+}
+
+/// The hard-link group (content level) or, within equal groups, which path carries the data
+/// (tar level).
+fn link_changes(
+    c: &mut Changes,
+    ours: &ScannedEntry,
+    theirs: &ScannedEntry,
+    groups: (Option<&LinkGroup>, Option<&LinkGroup>),
+) {
+    if groups.0 != groups.1 {
+        c.check(true, "hardlink-group", Level::Content, || {
+            (show_group(groups.0), show_group(groups.1))
+        });
+    } else {
         let show = |e: &ScannedEntry| match &e.hardlink_to {
             Some(t) => format!("link to {}", display_path(t)),
             None => "carries the data".into(),
         };
-        push("hardlink-direction", Tar, show(ours), show(theirs));
-    }
-    if ours.header.mtime != theirs.header.mtime {
-        push(
-            "mtime",
-            Tar,
-            show_time(ours.header.mtime),
-            show_time(theirs.header.mtime),
+        c.check(
+            ours.hardlink_to != theirs.hardlink_to,
+            "hardlink-direction",
+            Level::Tar,
+            || (show(ours), show(theirs)),
         );
     }
-    if ours.header.uname != theirs.header.uname {
-        push(
-            "uname",
-            Tar,
-            lossy(&ours.header.uname),
-            lossy(&theirs.header.uname),
-        );
-    }
-    if ours.header.gname != theirs.header.gname {
-        push(
-            "gname",
-            Tar,
-            lossy(&ours.header.gname),
-            lossy(&theirs.header.gname),
-        );
-    }
-    if ours.format != theirs.format {
-        push(
-            "header-format",
-            Tar,
-            ours.format.into(),
-            theirs.format.into(),
-        );
-    }
-    let (ta, tb) = (ours.header.mode & !0o7777, theirs.header.mode & !0o7777);
-    if ta != tb {
-        push(
-            "mode-type-bits",
-            Tar,
-            format!("{:o}", ours.header.mode),
-            format!("{:o}", theirs.header.mode),
-        );
-    }
-    v
+}
+
+/// mtime, owner names, header format and the mode's file-type bits.
+fn tar_changes(c: &mut Changes, ours: &ScannedEntry, theirs: &ScannedEntry) {
+    let (a, b) = (&ours.header, &theirs.header);
+    c.check(a.mtime != b.mtime, "mtime", Level::Tar, || {
+        (show_time(a.mtime), show_time(b.mtime))
+    });
+    c.check(a.uname != b.uname, "uname", Level::Tar, || {
+        (lossy(&a.uname), lossy(&b.uname))
+    });
+    c.check(a.gname != b.gname, "gname", Level::Tar, || {
+        (lossy(&a.gname), lossy(&b.gname))
+    });
+    c.check(
+        ours.format != theirs.format,
+        "header-format",
+        Level::Tar,
+        || (ours.format.into(), theirs.format.into()),
+    );
+    let type_bits = |h: &Header| h.mode & !0o7777;
+    c.check(
+        type_bits(a) != type_bits(b),
+        "mode-type-bits",
+        Level::Tar,
+        || (format!("{:o}", a.mode), format!("{:o}", b.mode)),
+    );
 }
 
 /// Compare our layer with the published one.
@@ -481,4 +483,134 @@ fn group(all: &[EntryDiff]) -> Vec<Group> {
         .collect();
     groups.sort_by(|a, b| a.level.cmp(&b.level).then(b.count.cmp(&a.count)));
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use layerproof_archive::{Header, Timestamp};
+
+    use super::*;
+    use crate::layerscan::EntryKind;
+
+    fn entry(kind: EntryKind, header: Header) -> ScannedEntry {
+        ScannedEntry {
+            index: 0,
+            header,
+            path: b"dev/x".to_vec(),
+            kind,
+            hardlink_to: None,
+            content: None,
+            format: "ustar",
+        }
+    }
+
+    fn fields(changes: &[FieldChange]) -> Vec<(&str, Level, &str, &str)> {
+        changes
+            .iter()
+            .map(|c| {
+                (
+                    c.field.as_str(),
+                    c.level,
+                    c.rebuilt.as_str(),
+                    c.published.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_field_is_named_in_report_order_with_its_level() {
+        let ours = entry(
+            EntryKind::Char,
+            Header {
+                mode: 0o020644,
+                uid: 1,
+                gid: 2,
+                uname: b"a".to_vec(),
+                gname: b"b".to_vec(),
+                mtime: Timestamp { sec: 1, nsec: 0 },
+                devmajor: 1,
+                devminor: 3,
+                pax_records: [(b"SCHILY.xattr.user.k".to_vec(), b"\x01".to_vec())].into(),
+                ..Header::default()
+            },
+        );
+        let mut theirs = entry(
+            EntryKind::Char,
+            Header {
+                mode: 0o0755,
+                mtime: Timestamp { sec: 2, nsec: 0 },
+                devmajor: 1,
+                devminor: 5,
+                ..Header::default()
+            },
+        );
+        theirs.format = "pax";
+        let got = field_changes(&ours, &theirs, (None, None));
+        let names: Vec<_> = fields(&got).iter().map(|f| (f.0, f.1)).collect();
+        use Level::{Content, Tar};
+        assert_eq!(
+            names,
+            [
+                ("mode", Content),
+                ("uid", Content),
+                ("gid", Content),
+                ("device", Content),
+                ("xattr:user.k", Content),
+                ("mtime", Tar),
+                ("uname", Tar),
+                ("gname", Tar),
+                ("header-format", Tar),
+                ("mode-type-bits", Tar),
+            ]
+        );
+        let f = fields(&got);
+        assert_eq!(f[0], ("mode", Content, "0644", "0755"));
+        assert_eq!(f[3], ("device", Content, "1:3", "1:5"));
+        assert_eq!(f[4], ("xattr:user.k", Content, "0x01", "(absent)"));
+        assert_eq!(f[8], ("header-format", Tar, "ustar", "pax"));
+        assert_eq!(f[9], ("mode-type-bits", Tar, "20644", "755"));
+    }
+
+    #[test]
+    fn link_group_hides_direction_and_kind_gates_link_and_device_fields() {
+        let mut ours = entry(
+            EntryKind::File,
+            Header {
+                linkname: b"a".to_vec(),
+                devmajor: 9,
+                ..Header::default()
+            },
+        );
+        let mut theirs = entry(EntryKind::File, Header::default());
+        ours.hardlink_to = Some(b"bin/sh".to_vec());
+        let group: LinkGroup = vec![b"bin/sh".to_vec(), b"dev/x".to_vec()];
+        // Same group: only which path carries the data differs (tar level).
+        let same = field_changes(&ours, &theirs, (Some(&group), Some(&group)));
+        assert_eq!(
+            fields(&same),
+            [(
+                "hardlink-direction",
+                Level::Tar,
+                "link to /bin/sh",
+                "carries the data"
+            )]
+        );
+        // Different groups: the group is named (content level), the direction is not.
+        let differ = field_changes(&ours, &theirs, (Some(&group), None));
+        assert_eq!(
+            fields(&differ),
+            [(
+                "hardlink-group",
+                Level::Content,
+                "/bin/sh, /dev/x",
+                "(not hard-linked)"
+            )]
+        );
+        // A type change is reported first; link targets only compare for symlinks.
+        theirs.kind = EntryKind::Symlink;
+        ours.hardlink_to = None;
+        let kind = field_changes(&ours, &theirs, (None, None));
+        assert_eq!(fields(&kind), [("type", Level::Content, "file", "symlink")]);
+    }
 }

@@ -1,8 +1,9 @@
 //! Read-only file access inside an OCI layout directory or a tar archive, with symlinks resolved
 //! strictly inside it: an absolute link, or a `..` that climbs above the root, is an error.
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -228,6 +229,10 @@ use crate::tarindex::Member as TarItem;
 pub(crate) struct TarStore {
     path: PathBuf,
     items: HashMap<String, TarItem>,
+    /// The members' names in order, to find whether a name is an implied directory (some name
+    /// starts with it and a `/`) in logarithmic time; scanning every name per path component
+    /// was quadratic. Sets of every prefix would be quadratic in memory for a deep name.
+    sorted: BTreeSet<String>,
 }
 
 fn clean(name: &str) -> String {
@@ -253,9 +258,11 @@ impl TarStore {
             };
             items.insert(name, item);
         }
+        let sorted = items.keys().cloned().collect();
         Ok(TarStore {
             path: path.to_path_buf(),
             items,
+            sorted,
         })
     }
 
@@ -276,6 +283,15 @@ impl TarStore {
         })
     }
 
+    /// Whether a member's name lies below `dir` (directories need not have their own entry).
+    fn implies_dir(&self, dir: &str) -> bool {
+        let below = format!("{dir}/");
+        self.sorted
+            .range::<str, _>((Bound::Included(below.as_str()), Bound::Unbounded))
+            .next()
+            .is_some_and(|k| k.starts_with(&below))
+    }
+
     fn resolve(&self, path: &str) -> Result<String, Error> {
         let name = self.path.display().to_string();
         let lookup = |p: &str| -> Result<Kind, Error> {
@@ -283,13 +299,7 @@ impl TarStore {
                 Some(TarItem::Symlink(t)) => Kind::Symlink(t.clone()),
                 Some(_) => Kind::Other,
                 // directories need not have their own entry
-                None if self
-                    .items
-                    .keys()
-                    .any(|k| k.starts_with(p) && k.as_bytes().get(p.len()) == Some(&b'/')) =>
-                {
-                    Kind::Other
-                }
+                None if self.implies_dir(p) => Kind::Other,
                 None => Kind::Missing,
             })
         };

@@ -1,7 +1,10 @@
 //! Hostile registries and layouts (issue 8), beyond what `registry.rs` and `local.rs` cover:
 //! a server on 127.0.0.1 that lies (oversized and endless bodies, lying Content-Length,
 //! redirect loops, secrets echoed back in error bodies), digest algorithm confusion in OCI
-//! layouts, and docker-archives whose files are links out of the archive.
+//! layouts, and docker-archives whose files are links out of the archive. Issue 22 adds layouts
+//! and archives made here that attack the reader: FIFOs, members that run past the file,
+//! oversized extension headers, layer lists and index DAGs that multiply work, declared sizes
+//! that are too large or wrong.
 //!
 //! The server is a few lines of `std::net` here rather than the real `docker-registry`, because
 //! no real registry misbehaves on purpose; it only listens on loopback and stops with the test.
@@ -974,4 +977,30 @@ fn a_descriptor_size_that_misstates_the_blob_is_refused_unhashed_too() {
             "{size}"
         );
     }
+}
+
+#[test]
+fn implied_directories_of_a_large_archive_are_found_without_scanning_every_name() {
+    // 150000 members in x/, and one layer 45 directories deep that no entry of its own
+    // declares, named by 1000 Layers entries: each lookup of an implied directory scanned every
+    // name (some 3 * 10^9 comparisons); now it is one search of the sorted names.
+    let deep = format!("{}/layer.tar", vec!["d"; 45].join("/"));
+    let mut rest = Vec::with_capacity(150_001 * 512 + 2048);
+    for i in 0..150_000 {
+        rest.extend(raw_header(&format!("x/f{i}"), b'0', 0));
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_path(&deep).unwrap();
+    h.set_mode(0o644);
+    h.set_size(0);
+    h.set_cksum();
+    rest.extend_from_slice(h.as_bytes());
+    rest.extend_from_slice(&[0u8; 1024]);
+    let layers = vec![deep.as_str(); 1000];
+    let n = resolve_archive(
+        legacy_archive(&layers, &rest),
+        layerproof_image::Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(n, 1000);
 }

@@ -19,13 +19,13 @@ pub enum Verdict {
 
 /// Compares layerproof with Docker for one case × engine × builder.
 ///
-/// `engine` is `docker-20.10` or `docker-26.1`, `builder` is `classic` or `buildkit`; `docker` is
-/// the layer bytes Docker wrote (or its refusal). Implied directories' mtimes, uname/gname of the
-/// Debian 20.10 build, and a plain-copied source's metadata are the only values taken from
-/// Docker's output.
-pub fn compare(input: &Input, engine: &str, builder: &str, docker: &Build) -> Verdict {
+/// `docker_version` is the engine's server version (`26.1.5+dfsg1`), `builder` is `classic` or
+/// `buildkit`; `docker` is the layer bytes Docker wrote (or its refusal). Implied directories'
+/// mtimes, uname/gname of the Debian 20.10 build, and a plain-copied source's metadata are the
+/// only values taken from Docker's output.
+pub fn compare(input: &Input, docker_version: &str, builder: &str, docker: &Build) -> Verdict {
     let _ = builder;
-    let Some(profile) = conformance::profile_for_engine(engine) else {
+    let Some(profile) = conformance::profile_for_version(docker_version) else {
         return Verdict::NotWired;
     };
     let theirs = match &docker.result {

@@ -330,7 +330,7 @@ fn live(
                 let combo = oracle::combo(e, b);
                 let built = oracle::build(e, b, input, work.path())?;
                 let rec = oracle::against_record(oracle_dir, &input.name, &combo, &built);
-                let verdict = compare::compare(input, e.version.label(), b.label(), &built);
+                let verdict = compare::compare(input, &e.server_version, b.label(), &built);
                 let (tag, text) = match verdict {
                     compare::Verdict::Match(t) => {
                         ok += 1;

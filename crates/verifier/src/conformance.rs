@@ -32,15 +32,22 @@ pub enum Verdict {
     Mismatch(String),
 }
 
-/// The shipped profile that models an engine as recorded by the oracle (`docker-20.10` is
-/// Debian's build, the one the oracle machine runs).
+/// The shipped profile that models an engine, from its version as `docker version` reports it
+/// (`20.10.24+dfsg1`, the Debian build the oracle machine runs, → its own profile): the
+/// [`Profile::for_docker_version`] lookup, for callers that do not depend on the layer crate.
+pub fn profile_for_version(docker_version: &str) -> Option<&'static Profile> {
+    Profile::for_docker_version(docker_version)
+}
+
+/// [`profile_for_version`] of the oracle's engine folder name (`docker-20.10`, `docker-26.1`),
+/// which stand for the Debian builds the oracle machine runs.
 pub fn profile_for_engine(engine: &str) -> Option<&'static Profile> {
-    let name = match engine {
-        "docker-20.10" => "docker-20.10-debian",
-        "docker-26.1" => "docker-24-27",
+    let version = match engine {
+        "docker-20.10" => "20.10.24+dfsg1",
+        "docker-26.1" => "26.1.5+dfsg1",
         _ => return None,
     };
-    Profile::by_name(name)
+    profile_for_version(version)
 }
 
 /// The reason in a Docker build error: the last line carrying one of the builders' error

@@ -69,11 +69,6 @@ impl Engine {
         Engine::from_docker_version(profile.engine?.docker_version)
     }
 
-    /// [`Engine::of_profile`] of the profile named `name`.
-    pub fn for_profile(name: &str) -> Option<Engine> {
-        Profile::by_name(name).and_then(Engine::of_profile)
-    }
-
     /// Which mode the context tar of a client of this version carries (classic source hash).
     pub fn context_tar(&self) -> ContextTar {
         ContextTar::for_client_major(self.major)

@@ -47,9 +47,9 @@ fn ser_hex<S: serde::Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> 
 }
 
 impl ContentRef {
-    /// `sha256:<hex>` of the body.
-    pub fn digest(&self) -> String {
-        format!("sha256:{}", hex::encode(self.sha256))
+    /// The digest of the body.
+    pub fn digest(&self) -> crate::Digest {
+        crate::Digest::from_bytes(self.sha256)
     }
 }
 

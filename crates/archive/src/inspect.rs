@@ -87,7 +87,7 @@ pub fn inspect(
     let mut report = Inspection {
         schema: SCHEMA,
         file: file.to_string(),
-        sha256: hex::encode(sha256),
+        sha256: sha256.hex(),
         size,
         result: Treatment::Archive,
         compression: String::new(),

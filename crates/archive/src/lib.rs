@@ -27,5 +27,6 @@ pub mod tree;
 pub mod unpack;
 
 pub use content::{Bodies, ContentRef, ContentStore};
+pub use hashing::Digest;
 pub use tar::{Header, Timestamp};
 pub use tree::{Inode, Kind, Node, NodeId, Origin, Tree};

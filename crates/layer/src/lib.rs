@@ -34,7 +34,7 @@
 //! let (bytes, summary) = write_layer(&tree, &LayerOptions::new(profile), Vec::new()).unwrap();
 //! assert_eq!(bytes.len(), 512 + 512 + 1024);
 //! assert_eq!(summary.entries, 1);
-//! assert!(summary.diff_id.starts_with("sha256:"));
+//! assert!(summary.diff_id.to_string().starts_with("sha256:"));
 //! ```
 //!
 //! **Invariants.** No I/O beyond the writer it is given (and reading bodies from the tree's

@@ -11,8 +11,8 @@ use std::io::{self, Write};
 
 use layerproof_archive::skeleton::{Skeleton, SkeletonHasher};
 use layerproof_archive::tree::{Inode, InodeId, Kind, WalkEntry};
-use layerproof_archive::{ContentRef, Timestamp, Tree};
-use sha2::{Digest, Sha256};
+use layerproof_archive::{ContentRef, Digest, Timestamp, Tree};
+use sha2::{Digest as _, Sha256};
 
 use crate::names::NameTable;
 use crate::profile::{Capability, OnUnencodable, OpaqueDir, OwnerNames, Profile, WhiteoutDevice};
@@ -132,10 +132,8 @@ pub struct Omitted {
 /// What [`write_layer`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerSummary {
-    /// `sha256:<hex>` of every byte written, trailer included.
-    pub diff_id: String,
-    /// The raw sha256.
-    pub sha256: [u8; 32],
+    /// The digest of every byte written, trailer included.
+    pub diff_id: Digest,
     /// Bytes written.
     pub size: u64,
     /// Entries written (main headers; PAX `x` headers not counted).
@@ -167,9 +165,9 @@ impl<W: Write> HashingWriter<W> {
         self.written
     }
 
-    /// Finish: the inner writer, the sha256 and the byte count.
-    pub fn finish(self) -> (W, [u8; 32], u64) {
-        (self.inner, self.hasher.finalize().into(), self.written)
+    /// Finish: the inner writer, the digest and the byte count.
+    pub fn finish(self) -> (W, Digest, u64) {
+        (self.inner, Digest::finish(self.hasher), self.written)
     }
 }
 
@@ -503,12 +501,11 @@ pub fn write_layer<W: Write>(
     let mut out = HashingWriter::new(out);
     let (count, omitted) = emit_layer(tree, opts, &mut out)?;
     out.flush().map_err(Error::Write)?;
-    let (inner, sha256, size) = out.finish();
+    let (inner, diff_id, size) = out.finish();
     Ok((
         inner,
         LayerSummary {
-            diff_id: format!("sha256:{}", hex::encode(sha256)),
-            sha256,
+            diff_id,
             size,
             entries: count,
             omitted,

@@ -132,8 +132,7 @@ fn fingerprint_and_check(
 }
 
 fn digest_of(h: HashingWriter<io::Sink>) -> String {
-    let (_, sha, _) = h.finish();
-    format!("sha256:{}", hex::encode(sha))
+    h.finish().1.to_string()
 }
 
 /// Re-encode `layer` with one compressor; the digest of the result.
@@ -417,7 +416,6 @@ impl Run<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest, Sha256};
 
     /// Compressible, not trivially: numbered lines with some repetition.
     fn data() -> Vec<u8> {
@@ -429,7 +427,7 @@ mod tests {
     }
 
     fn run(blob: &[u8], data: &[u8], threads: usize) -> BlobReport {
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(blob)));
+        let digest = layerproof_archive::Digest::of(blob).to_string();
         let owned = blob.to_vec();
         let open = move || -> io::Result<Box<dyn Read + Send>> {
             Ok(Box::new(io::Cursor::new(owned.clone())))

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 
 use layerproof_archive::hashing::HashingReader;
-use layerproof_archive::read;
 use layerproof_archive::skeleton::{Observer, Shape, ShapeRecorder, Skeleton, SkeletonHasher};
 use layerproof_archive::tar::{Header, typeflag};
+use layerproof_archive::{Digest, read};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -112,15 +112,15 @@ pub struct Scan {
     pub by_path: BTreeMap<Vec<u8>, usize>,
     /// The free parameters a rebuild may take from this layer.
     pub published: Published,
-    /// `sha256:<hex>` of the whole uncompressed stream.
-    pub diff_id: String,
+    /// The digest of the whole uncompressed stream (`None` for a [`scan_shape`]).
+    pub diff_id: Option<Digest>,
     /// Length of the uncompressed stream.
     pub size: u64,
     /// The stream's skeleton: a layer with an equal skeleton is byte-identical (see
     /// [`layerproof_archive::skeleton`]).
     pub skeleton: Option<Skeleton>,
     /// Whether bodies and the stream were hashed: false for a [`scan_shape`], whose entries
-    /// have no content digests and whose `diff_id` is empty.
+    /// have no content digests and which has no `diff_id`.
     pub digests: bool,
 }
 
@@ -142,8 +142,8 @@ pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError
     let (mut out, skeleton, _) = walk(reader)?;
     out.skeleton = skeleton.map(SkeletonHasher::finish);
     io::copy(&mut tee, &mut io::sink())?;
-    let (sha256, size) = tee.finish();
-    out.diff_id = format!("sha256:{}", hex::encode(sha256));
+    let (diff_id, size) = tee.finish();
+    out.diff_id = Some(diff_id);
     out.size = size;
     out.digests = true;
     Ok(out)
@@ -153,7 +153,7 @@ pub fn scan<R: Read>(layer: R, options: read::Options) -> Result<Scan, ScanError
 /// ([`scan_shape`]).
 #[derive(Debug, Clone)]
 pub struct ShapeScan {
-    /// The entries, without content digests ([`Scan::digests`] is false, `diff_id` empty).
+    /// The entries, without content digests ([`Scan::digests`] is false, no `diff_id`).
     pub scan: Scan,
     /// Every byte outside file bodies, and where each body sits.
     pub shape: Shape,

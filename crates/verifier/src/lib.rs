@@ -68,4 +68,5 @@ pub mod report;
 pub mod streamed;
 pub mod verify;
 
+mod digest;
 mod pipeline;

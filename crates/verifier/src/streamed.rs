@@ -25,11 +25,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use layerproof_archive::ContentRef;
 use layerproof_archive::skeleton::Shape;
 use layerproof_archive::source::Tap;
 use layerproof_archive::tar::{Header, typeflag};
 use layerproof_archive::tree::Tree;
+use layerproof_archive::{ContentRef, Digest};
 use layerproof_layer::{Error as LayerError, LayerSink, Profile};
 use sha2::{Digest as _, Sha256};
 
@@ -40,13 +40,13 @@ use layerproof_archive::compression::{self, Compression};
 use layerproof_archive::source;
 
 use crate::blob::Match;
-use crate::infer;
 use crate::layerscan::{self, Scan, normalise};
 use crate::rebuild::{self, Prepared, Treatment, Unpacked};
 use crate::report::{Candidate, CandidateOutcome, Compared, LayerReport, RebuiltLayer};
 use crate::verify::layer::{LayerJob, published_layer, rank, treatment_text};
 use crate::verify::sources::{Setup, SourceDigests, source_digests};
 use crate::verify::{Error, ProfileChoice, Run, joined};
+use crate::{digest, infer};
 
 /// Where each published body goes, by path.
 #[derive(Debug)]
@@ -119,8 +119,8 @@ impl LayerHasher {
     }
 
     /// The digest and the number of bytes hashed.
-    fn finish(self) -> ([u8; 32], u64) {
-        (self.sha.finalize().into(), self.len)
+    fn finish(self) -> (Digest, u64) {
+        (Digest::finish(self.sha), self.len)
     }
 }
 
@@ -156,9 +156,9 @@ pub struct Streamer<'p> {
 /// What a [`Streamer`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Streamed {
-    /// `sha256:<hex>` of the bytes hashed: the published bytes outside bodies with the
-    /// source's bodies in their places.
-    pub diff_id: String,
+    /// The digest of the bytes hashed: the published bytes outside bodies with the source's
+    /// bodies in their places.
+    pub diff_id: Digest,
     /// Length of those bytes.
     pub size: u64,
     /// The content id put in each body slot.
@@ -223,9 +223,9 @@ impl<'p> Streamer<'p> {
         let raw = &self.plan.shape.raw;
         self.hasher.update(&raw[self.raw_done..]);
         let Streamer { hasher, ids, .. } = self;
-        let (sha, size) = hasher.finish();
+        let (diff_id, size) = hasher.finish();
         Ok(Streamed {
-            diff_id: format!("sha256:{}", hex::encode(sha)),
+            diff_id,
             size,
             ids: ids.into_iter().map(|i| i.unwrap_or(u32::MAX)).collect(),
         })
@@ -507,7 +507,7 @@ impl Run<'_> {
             _ => return Ok(StreamedAttempt::NotApplicable),
         };
         let streamed = match streamed {
-            Ok(s) if s.diff_id == blob_digest => s,
+            Ok(s) if Some(s.diff_id) == digest::published(&job.published.blob.digest) => s,
             Ok(s) => {
                 return Ok(StreamedAttempt::GaveUp(format!(
                     "the source's bodies in the published layer's places hash to {}, not {blob_digest}",
@@ -530,7 +530,7 @@ impl Run<'_> {
             ));
         };
         let rebuilt = RebuiltLayer {
-            diff_id: streamed.diff_id.clone(),
+            diff_id: streamed.diff_id.to_string(),
             blob_digest: None,
             size: streamed.size,
             entries,
@@ -619,7 +619,7 @@ fn match_headers(
             } else {
                 CandidateOutcome::Differs
             },
-            diff_id: same.then(|| streamed.diff_id.clone()),
+            diff_id: same.then(|| streamed.diff_id.to_string()),
             compared: Some(Compared::Streamed),
             detail: None,
         });

@@ -42,7 +42,8 @@ mod rank;
 use std::fmt;
 use std::io::Read;
 
-use sha2::{Digest, Sha256};
+use layerproof_archive::Digest;
+use sha2::{Digest as _, Sha256};
 
 use super::go::ResumeSink;
 pub use inflate::{BlockKind, BlockRecord, Error, GzipHeader};
@@ -176,8 +177,8 @@ pub struct Fingerprint {
     pub compressed_size: u64,
     /// Bytes after decompression (all members).
     pub uncompressed_size: u64,
-    /// `sha256:<hex>` of the uncompressed stream: the layer's diff_id.
-    pub diff_id: String,
+    /// The digest of the uncompressed stream: the layer's diff_id.
+    pub diff_id: Digest,
     /// Block structure.
     pub deflate: DeflateTraits,
     /// Candidates, likeliest first (`Unknown` last).
@@ -385,7 +386,7 @@ fn observe<R: Read>(blob: R, watch: Option<&mut dyn ResumeSink>) -> Result<Finge
         members,
         compressed_size,
         uncompressed_size,
-        diff_id: format!("sha256:{}", hex::encode(obs.sha.finalize())),
+        diff_id: Digest::finish(obs.sha),
         deflate: t,
         candidates,
         resume_points: obs.resume_points,

@@ -119,7 +119,7 @@ pub(super) fn build(
         instruction: src.instruction.clone(),
         source: src.source.clone(),
         treatment,
-        diff_id: summary.diff_id,
+        diff_id: summary.diff_id.to_string(),
         size: summary.size,
         entries: summary.entries,
         implied_directories: implied,

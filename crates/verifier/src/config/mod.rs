@@ -202,7 +202,7 @@ pub struct ConfigInputs<'a> {
 
 /// The image ID of a config: `sha256:` + the sha256 of its bytes.
 pub fn image_id(config: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(config)))
+    layerproof_archive::Digest::of(config).to_string()
 }
 
 /// The config bytes the engine writes for this build.

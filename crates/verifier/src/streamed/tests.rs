@@ -75,7 +75,7 @@ fn stream(plan: &Plan, src: &[u8], budget: u64) -> Result<(String, bool), String
     let streamed = streamer.finish()?;
     let mut check = ShapeCheck::new(plan, &streamed.ids);
     rebuild::emit(&mut prepared, &p, &mut check).unwrap();
-    Ok((streamed.diff_id, check.same()))
+    Ok((streamed.diff_id.to_string(), check.same()))
 }
 
 fn sha(bytes: &[u8]) -> String {

@@ -76,7 +76,7 @@ impl Run<'_> {
             }
             if best.as_ref().is_none_or(|b| weight < b.0) {
                 let rebuilt = RebuiltLayer {
-                    diff_id: summary.diff_id.clone(),
+                    diff_id: summary.diff_id.to_string(),
                     blob_digest: None,
                     size: summary.size,
                     entries: summary.entries,

@@ -16,7 +16,6 @@ use super::evidence::{first_guess, rank_profiles};
 use super::sources::{Setup, SourceDigests, StepSource, source_digests};
 use super::{Error, ProfileChoice, Run, joined};
 use crate::dockerfile::BuilderKind;
-use crate::infer;
 use crate::layerscan::Scan;
 use crate::rebuild::{self, Params, Prepared, Treatment, Unpacked};
 use crate::report::{
@@ -24,6 +23,7 @@ use crate::report::{
     Verdict,
 };
 use crate::streamed::StreamedAttempt;
+use crate::{digest, infer};
 
 /// One step's layer to verify: which, from what, and what the config says of its engine.
 pub(crate) struct LayerJob<'a> {
@@ -66,7 +66,7 @@ pub(crate) fn published_layer(
     PublishedLayer {
         digest: layer.blob.digest.to_string(),
         diff_id: layer.diff_id.as_ref().map(ToString::to_string),
-        computed_diff_id: scan.digests.then(|| scan.diff_id.clone()),
+        computed_diff_id: scan.diff_id.as_ref().map(ToString::to_string),
         media_type: layer.blob.media_type.clone(),
         size: layer.blob.size,
         compression: compression.as_str().to_string(),
@@ -463,16 +463,16 @@ impl Run<'_> {
 /// The diff_id to reproduce: what the published blob decompresses to (with a note when the
 /// config's diff_id says otherwise).
 fn target_diff_id(published: &chain::Layer, scan: &Scan, notes: &mut Vec<String>) -> String {
+    let ours = scan.diff_id.map_or_else(String::new, |d| d.to_string());
     if let Some(d) = &published.diff_id
-        && d.to_string() != scan.diff_id
+        && digest::published(d) != scan.diff_id
     {
         notes.push(format!(
-            "the published blob decompresses to {}, but the config's diff_id is {d}; compared \
-             with what the blob holds",
-            scan.diff_id
+            "the published blob decompresses to {ours}, but the config's diff_id is {d}; \
+             compared with what the blob holds"
         ));
     }
-    scan.diff_id.clone()
+    ours
 }
 
 /// What a candidate's layer came to in one comparison.
@@ -511,8 +511,8 @@ fn candidate_output(
         Compare::Bytes => {
             let (_, summary) = rebuild::write(prepared, params, HashingWriter::new(io::sink()))?;
             Output {
-                identity: summary.diff_id.clone(),
-                diff_id: Some(summary.diff_id),
+                identity: summary.diff_id.to_string(),
+                diff_id: Some(summary.diff_id.to_string()),
                 size: summary.size,
                 entries: summary.entries,
             }

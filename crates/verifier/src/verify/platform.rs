@@ -249,7 +249,7 @@ impl Run<'_> {
             published_layer(published, compression, &scan),
         );
         let mut rebuilt = RebuiltLayer {
-            diff_id: ours.diff_id.clone(),
+            diff_id: ours.diff_id.map_or_else(String::new, |d| d.to_string()),
             blob_digest: None,
             size: ours.size,
             entries: ours.entries.len() as u64,
@@ -267,7 +267,7 @@ impl Run<'_> {
             let (level, blob_digest, blob_report) = self.blob_level(
                 published,
                 compression,
-                &ours.diff_id,
+                &rebuilt.diff_id,
                 &layer,
                 "layer 1",
                 platform,

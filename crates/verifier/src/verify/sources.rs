@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use layerproof_archive::hashing::HashingReader;
-use layerproof_archive::{Timestamp, source};
+use layerproof_archive::{Digest, Timestamp, source};
 use layerproof_layer::Profile;
 use sha2::{Digest as _, Sha256};
 
@@ -67,7 +67,7 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), Error> {
     let mut r = HashingReader::new(File::open(path).map_err(err)?);
     io::copy(&mut r, &mut io::sink()).map_err(err)?;
     let (sha256, n) = r.finish();
-    Ok((format!("sha256:{}", hex::encode(sha256)), n))
+    Ok((sha256.to_string(), n))
 }
 
 /// The digests of `source` (with context file mode `perm`) that `builder` needs: `known` when it
@@ -124,7 +124,7 @@ pub(crate) fn hash_source(
         classic.push((*t, h.finish().map_err(err)?));
     }
     Ok(SourceDigests {
-        sha256: format!("sha256:{}", hex::encode(sha.finalize())),
+        sha256: Digest::finish(sha).to_string(),
         size: n,
         classic,
     })

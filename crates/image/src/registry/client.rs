@@ -116,7 +116,10 @@ fn retry_after(resp: &http::Response<ureq::Body>) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn error_detail(resp: http::Response<ureq::Body>) -> String {
+/// The registry's error message from a response body, passed through `redact` before it is
+/// shortened: a secret cut in half by the shortening would no longer match, and half a base64
+/// `user:password` decodes to most of the password.
+fn error_detail(resp: http::Response<ureq::Body>, redact: impl Fn(String) -> String) -> String {
     let mut body = Vec::new();
     let _ = resp
         .into_body()
@@ -137,14 +140,61 @@ fn error_detail(resp: http::Response<ureq::Body>) -> String {
                 )
             })
             .collect();
-        return parts.join("; ");
+        return redact(parts.join("; "));
     }
-    String::from_utf8_lossy(&body)
+    redact(String::from_utf8_lossy(&body).into_owned())
         .chars()
         .take(200)
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// The ways a secret may come back in a server's text: as it is, base64-encoded (standard and
+/// URL-safe alphabets, so also inside a `Basic` header) and percent-encoded (as in a form or a
+/// query, with upper- or lower-case hex digits).
+fn spellings(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let mut form = String::new();
+    for b in secret.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' | b'~' => {
+                form.push(char::from(b))
+            }
+            b' ' => form.push('+'),
+            _ => form.push_str(&format!("%{b:02X}")),
+        }
+    }
+    let lower = percent_lower(&form);
+    let b64 = STANDARD.encode(secret);
+    let b64_bare = b64.trim_end_matches('=').to_string();
+    vec![
+        secret.to_string(),
+        form,
+        lower,
+        b64,
+        b64_bare,
+        URL_SAFE_NO_PAD.encode(secret),
+    ]
+}
+
+/// `%2F` → `%2f` in a percent-encoded string.
+fn percent_lower(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut hex_left = 0;
+    for c in s.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            if c == '%' {
+                hex_left = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Registry {
@@ -248,8 +298,16 @@ impl Registry {
                 secrets.push(v.split_once(' ').map_or(v, |(_, t)| t).to_string());
             }
         }
+        let mut all: Vec<String> = secrets
+            .iter()
+            .filter(|s| s.len() >= 4)
+            .flat_map(|s| spellings(s))
+            .collect();
+        // longest first: the base64 of a password can sit inside that of `user:password`,
+        // which must go whole
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let mut out = text;
-        for s in secrets.iter().filter(|s| s.len() >= 4) {
+        for s in &all {
             out = out.replace(s.as_str(), "<redacted>");
         }
         out
@@ -327,10 +385,11 @@ impl Registry {
                 let resp =
                     resp.map_err(|e| fail(format!("token request to {realm} failed: {e}")))?;
                 let status = resp.status().as_u16();
+                // the body is not quoted: a token endpoint may echo the form it was sent,
+                // credentials and all, in encodings no redaction can foresee
                 if status != 200 {
                     return Err(fail(format!(
-                        "token endpoint {realm} answered HTTP {status}: {}",
-                        self.redact(error_detail(resp))
+                        "token endpoint {realm} answered HTTP {status}"
                     )));
                 }
                 let body = resp
@@ -434,7 +493,7 @@ impl Registry {
                             status,
                             detail: format!(
                                 "{} (after {attempt} attempts)",
-                                self.redact(error_detail(resp))
+                                error_detail(resp, |t| self.redact(t))
                             ),
                         });
                     }
@@ -443,14 +502,14 @@ impl Registry {
                 }
                 404 => {
                     return Err(Error::NotFound {
-                        what: format!("{cur} ({})", self.redact(error_detail(resp))),
+                        what: format!("{cur} ({})", error_detail(resp, |t| self.redact(t))),
                     });
                 }
                 _ => {
                     return Err(Error::Http {
                         url: cur,
                         status,
-                        detail: self.redact(error_detail(resp)),
+                        detail: error_detail(resp, |t| self.redact(t)),
                     });
                 }
             }

@@ -1004,3 +1004,68 @@ fn implied_directories_of_a_large_archive_are_found_without_scanning_every_name(
     .unwrap();
     assert_eq!(n, 1000);
 }
+
+#[test]
+fn secrets_cut_by_the_shortening_or_encoded_never_reach_an_error() {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
+    // The basic header echoed so that the 200-character cut falls inside its base64: what
+    // remained of it decoded to most of the password.
+    let s = Server::start(Box::new(|req, _| match req.headers.get("authorization") {
+        None => resp(401, &[("WWW-Authenticate", r#"Basic realm="x""#)], b""),
+        Some(a) => resp(400, &[], format!("{}{a}", "x".repeat(180)).as_bytes()),
+    }));
+    let e = resolve(&client(&s.addr, with_password())).unwrap_err();
+    let text = format!("{e} {e:?}");
+    assert!(
+        !text.contains(&basic[..8]),
+        "a prefix of the credentials leaked: {text}"
+    );
+    assert_no_secret(&text);
+
+    // An identity token (with characters a form encodes) echoed percent-encoded, in upper and
+    // lower case, and base64-encoded by the registry.
+    const ID: &str = "id/tok+en=a secret value";
+    for echo in [
+        "refresh_token=id%2Ftok%2Ben%3Da+secret+value",
+        "refresh_token=id%2ftok%2ben%3da+secret+value",
+        "token aWQvdG9rK2VuPWEgc2VjcmV0IHZhbHVl",
+    ] {
+        let s = Server::start(Box::new(move |_, _| resp(400, &[], echo.as_bytes())));
+        let o = RegistryOptions {
+            credentials: Some(Credentials::IdentityToken(Secret::new(ID))),
+            ..opts()
+        };
+        let e = resolve(&client(&s.addr, o)).unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(text.contains("<redacted>"), "{text}");
+        for part in ["secret", "tok%2", "aWQvdG9r"] {
+            assert!(
+                !text.to_lowercase().contains(&part.to_lowercase()),
+                "{echo}: {text}"
+            );
+        }
+    }
+
+    // A token endpoint's error body is not quoted at all.
+    let s = Server::start(Box::new(|req, addr| {
+        if req.path.starts_with("/token") {
+            return resp(
+                400,
+                &[],
+                b"grant_type=refresh_token&refresh_token=anything-at-all",
+            );
+        }
+        resp(
+            401,
+            &[(
+                "WWW-Authenticate",
+                &format!(r#"Bearer realm="http://{addr}/token",service="s""#),
+            )],
+            b"",
+        )
+    }));
+    let e = resolve(&client(&s.addr, with_password())).unwrap_err();
+    assert!(matches!(e, Error::Auth { .. }), "{e}");
+    assert!(e.to_string().ends_with("answered HTTP 400"), "{e}");
+}

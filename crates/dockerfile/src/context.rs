@@ -23,8 +23,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::eval::BuilderKind;
 use super::gocompat;
+use crate::model::BuilderKind;
 
 /// Kind of a context entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

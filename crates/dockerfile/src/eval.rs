@@ -1,20 +1,18 @@
 //! Evaluation of a parsed Dockerfile for one builder: the target stage, the global ARGs, which
 //! stages are built and what each starts from. Each instruction's effect on a stage is in
 //! `dispatch`; the values it returns are in `model`. Layer contents, digests
-//! and times are left to the caller; ADD/COPY steps are returned as [`CopyStep`]s.
+//! and times are left to the caller; ADD/COPY steps are returned as [`CopyStep`](crate::CopyStep)s.
 
 use crate::classic::{self, Declared};
 use crate::context::Context;
 use crate::dispatch::StageBuilder;
 use crate::instructions::{ArgDef, Dockerfile, Kind, Stage};
 use crate::lex::{EnvList, Lexer};
-use crate::{Error, Platform, Span, gocompat};
-
-pub use crate::model::{
-    BUILDKIT_COMMENT, BuildOptions, BuilderKind, ContainerConfig, CopyStep, DEFAULT_PATH,
-    Evaluation, HealthConfig, HistoryEntry, ImageModel, OutOfScope, SOURCE_HASH_PLACEHOLDER,
-    StageOutcome, StageResult,
+use crate::model::{
+    BuildOptions, BuilderKind, DEFAULT_PATH, Evaluation, ImageModel, OutOfScope, StageOutcome,
+    StageResult,
 };
+use crate::{Error, Platform, Span, gocompat};
 
 /// Evaluates `df` for one builder. `context`, when given, is used to resolve
 /// ADD/COPY sources of the build context (globs, `.dockerignore`).

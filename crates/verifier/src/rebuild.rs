@@ -353,8 +353,8 @@ fn apply_implied_times(tree: &mut Tree, times: &BTreeMap<Vec<u8>, Timestamp>) {
 /// without `--from`, `--chown` or `--chmod` (the rootfs shape, `ADD rootfs.tar.gz /`). `Err`
 /// says why another step is not rebuilt.
 pub fn single_source(
-    step: &crate::dockerfile::CopyStep,
-) -> Result<&crate::dockerfile::ResolvedSource, String> {
+    step: &layerproof_dockerfile::CopyStep,
+) -> Result<&layerproof_dockerfile::ResolvedSource, String> {
     if step.instruction != "ADD" && step.instruction != "COPY" {
         return Err(
             "only ADD and COPY layers are rebuilt (this step makes a layer of its own)".into(),
@@ -378,7 +378,7 @@ pub fn single_source(
             resolved.len()
         ));
     };
-    if one.kind != crate::dockerfile::EntryKind::File {
+    if one.kind != layerproof_dockerfile::EntryKind::File {
         return Err(format!("{} is not a regular file in the context", one.path));
     }
     Ok(one)

@@ -1,12 +1,12 @@
 //! The image config: the values only a real run decides (taken from a published config, or
 //! assumed), then the config itself.
+use layerproof_dockerfile::{BuilderKind, ImageModel};
 use sha2::Digest as _;
 
 use super::report::{Assumed, AssumedSource};
 use super::settle::{Settled, default_docker_version};
 use super::{BuildRequest, Error};
 use crate::config::{self, ConfigInputs, RunValues};
-use crate::dockerfile::{BuilderKind, ImageModel};
 
 /// The config of the image `model` describes, with the layers' diff_ids and source hashes.
 pub(super) fn image_config(

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use layerproof_archive::Timestamp;
 use layerproof_archive::unpack::Hazard;
+use layerproof_dockerfile::BuilderKind;
 use layerproof_image::write::{ImageWriter, LayerBlob};
 use layerproof_layer::profile::OwnerNames;
 use layerproof_layer::{LayerSummary, NameTable};
@@ -16,7 +17,6 @@ use super::settle::Settled;
 use super::{BuildRequest, Error, NamesFrom};
 use crate::classic_hash::{self, ContextFile};
 use crate::config::GoTime;
-use crate::dockerfile::BuilderKind;
 use crate::rebuild::{self, Params, PlainFileMeta, Prepared, Treatment, Unpacked};
 
 /// What became of a layer step.

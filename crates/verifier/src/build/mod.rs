@@ -17,12 +17,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use layerproof_archive::source;
+use layerproof_dockerfile::{self as dockerfile, BuildOptions, BuilderKind, Context};
 use layerproof_image::Platform;
 use layerproof_image::write::{ImageWriter, LayerCompression, Target};
 use layerproof_layer::Profile;
 
 use crate::config::{Engine, GoTime};
-use crate::dockerfile::{self, BuildOptions, BuilderKind, Context};
 
 mod config;
 mod layer;

@@ -2,9 +2,10 @@
 //! build that `verify` and `rebuild` share.
 use std::path::{Path, PathBuf};
 
-use crate::dockerfile::{
-    self, BuildOptions, Context, CopyStep, Dockerfile, ImageModel, StageOutcome,
+use layerproof_dockerfile::{
+    self as dockerfile, BuildOptions, Context, CopyStep, Dockerfile, ImageModel, StageOutcome,
 };
+
 use crate::rebuild::single_source;
 
 /// The build context a command uses when none is given: the Dockerfile's folder, as

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::dockerfile::BuilderKind;
+use layerproof_dockerfile::BuilderKind;
 
 /// The schema name written in [`BuildReport::schema`].
 pub const SCHEMA: &str = "layerproof.rebuild/v1";

@@ -1,12 +1,12 @@
 //! The values a request may leave open, settled to their defaults, each default recorded as
 //! [`Assumed`].
+use layerproof_dockerfile::BuilderKind;
 use layerproof_image::Platform;
 use layerproof_layer::Profile;
 
 use super::BuildRequest;
 use super::report::{Assumed, AssumedSource};
 use crate::config::{Engine, GoTime};
-use crate::dockerfile::BuilderKind;
 
 /// The engine, builder, platform and build time of a rebuild.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use crate::dockerfile::eval::{BUILDKIT_COMMENT, BuilderKind};
+use layerproof_dockerfile::{BUILDKIT_COMMENT, BuilderKind};
 
 /// The classic builder's marker between the shell and a step that ran no command.
 const CLASSIC_NOP: &str = " #(nop) ";

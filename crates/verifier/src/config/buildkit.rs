@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use layerproof_dockerfile::BuilderKind;
+
 use super::engine::BuildkitLayout;
 use super::gojson::GoJson;
 use super::{ConfigInputs, Error, RunValues, created_by_lines};
-use crate::dockerfile::eval::BuilderKind;
 
 /// The config BuildKit (inside dockerd) writes: see the module docs of [`super`].
 pub(super) fn image(inputs: &ConfigInputs<'_>, run: &RunValues) -> Result<GoJson, Error> {

@@ -1,13 +1,13 @@
 //! A published config compared with the model, field by field.
 
+use layerproof_dockerfile::SOURCE_HASH_PLACEHOLDER;
+use layerproof_dockerfile::{BuilderKind, ContainerConfig, ImageModel};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::builder::{BuilderMark, builder_of};
 use super::gojson::GoJson;
 use super::{Engine, created_by_lines};
-use crate::dockerfile::SOURCE_HASH_PLACEHOLDER;
-use crate::dockerfile::eval::{BuilderKind, ContainerConfig, ImageModel};
 
 /// The outcome of one field's check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -318,7 +318,7 @@ mod tests {
             });
             let bytes = serde_json::to_vec(&v).unwrap();
             let mut m = ImageModel::default();
-            m.history.push(crate::dockerfile::HistoryEntry {
+            m.history.push(layerproof_dockerfile::HistoryEntry {
                 created_by: format!("/bin/sh -c #(nop) ADD {SOURCE_HASH_PLACEHOLDER} in / "),
                 comment: None,
                 empty_layer: false,

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use layerproof_dockerfile::{BuilderKind, ContainerConfig, ImageModel};
+
 use super::gojson::GoJson;
 use super::{
     ConfigInputs, EMPTY_LAYER_DIFF_ID, Error, GoTime, RunValues, created_by_lines, image_id,
 };
-use crate::dockerfile::eval::{BuilderKind, ContainerConfig, ImageModel};
 
 /// The classic builder's default shell (Linux).
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use layerproof_dockerfile::HealthConfig;
 use serde_json::Value;
 
 use super::{Error, GoTime};
-use crate::dockerfile::eval::HealthConfig;
 
 /// A JSON value to be written the way Go writes it; objects keep the order given.
 #[derive(Debug, Clone)]

@@ -61,8 +61,8 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::dockerfile::SOURCE_HASH_PLACEHOLDER;
-use crate::dockerfile::eval::{BuilderKind, ImageModel};
+use layerproof_dockerfile::SOURCE_HASH_PLACEHOLDER;
+use layerproof_dockerfile::{BuilderKind, ImageModel};
 
 mod builder;
 mod buildkit;

@@ -3,11 +3,11 @@
 //! [`crate::verify::verify`] produces a [`Report`]; [`super::human`] and [`super::junit`] render
 //! it, and its [`serde::Serialize`] form is the JSON schema documented in `docs/verify-json.md`.
 
+use layerproof_dockerfile::BuilderKind;
 use serde::Serialize;
 
 use crate::blob::BlobReport;
 use crate::config::ConfigCheck;
-use crate::dockerfile::BuilderKind;
 use crate::explain::Differences;
 pub use crate::infer::Inferred;
 

@@ -2,10 +2,10 @@
 //! builder and engine version the config names ([`crate::config::builder_of`],
 //! [`Profile::for_docker_version`]) and by the published layer's headers.
 
+use layerproof_dockerfile::BuilderKind;
 use layerproof_layer::Profile;
 use layerproof_layer::profile::OwnerNames;
 
-use crate::dockerfile::BuilderKind;
 use crate::layerscan::{self, Scan};
 
 /// Candidate profiles, most plausible first, with the published layer's evidence.

@@ -8,6 +8,7 @@ use std::io::{self, Seek};
 use layerproof_archive::Bodies;
 use layerproof_archive::compression::Compression;
 use layerproof_archive::skeleton::Skeleton;
+use layerproof_dockerfile::BuilderKind;
 use layerproof_image::chain;
 use layerproof_layer::{HashingWriter, Profile};
 
@@ -15,7 +16,6 @@ use super::closest::Closest;
 use super::evidence::{first_guess, rank_profiles};
 use super::sources::{Setup, SourceDigests, StepSource, source_digests};
 use super::{Error, ProfileChoice, Run, joined};
-use crate::dockerfile::BuilderKind;
 use crate::layerscan::Scan;
 use crate::rebuild::{self, Params, Prepared, Treatment, Unpacked};
 use crate::report::{

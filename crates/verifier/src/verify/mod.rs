@@ -36,6 +36,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use layerproof_archive::compression::{self, Compression};
+use layerproof_dockerfile::{self as dockerfile, Context};
 use layerproof_image::{
     DEFAULT_MAX_MANIFEST, ImageRef, ImageSource, OpenOptions, PlatformSelector,
 };
@@ -43,7 +44,6 @@ use layerproof_image::{Descriptor, chain};
 use layerproof_layer::Profile;
 
 use crate::checksum;
-use crate::dockerfile::{self, Context};
 use crate::layerscan::{self, Scan};
 use crate::rebuild;
 use crate::report::{Input, PlatformReport, Role, SCHEMA, Timings, Tool, worst};

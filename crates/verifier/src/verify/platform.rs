@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use layerproof_archive::compression::{self, Compression};
+use layerproof_dockerfile::{BuildOptions, BuilderKind, CopyStep, ImageModel};
 use layerproof_image::chain::{self, MAX_CONFIG};
 use layerproof_layer::Profile;
 
@@ -19,7 +20,6 @@ use crate::classic_hash::{ContextFile, ContextTar};
 use crate::config::{
     BuilderMark, CheckOptions, CheckStatus, ConfigCheck, Engine, builder_of, check_config,
 };
-use crate::dockerfile::{BuildOptions, BuilderKind, CopyStep, ImageModel};
 use crate::explain;
 use crate::layerscan::{self, Scan};
 use crate::report::{

@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use layerproof_archive::hashing::HashingReader;
 use layerproof_archive::{Digest, Timestamp, source};
+use layerproof_dockerfile::BuilderKind;
 use layerproof_layer::Profile;
 use sha2::{Digest as _, Sha256};
 
 use super::Error;
 use crate::classic_hash::{ContextFile, ContextTar, FileHasher};
-use crate::dockerfile::BuilderKind;
 use crate::infer;
 use crate::layerscan::Scan;
 use crate::rebuild::{self, Params, PlainFileMeta};

@@ -47,7 +47,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// The Dockerfile frontend (`layerproof-dockerfile`), under the path the verifier has used for it.
+/// The Dockerfile frontend (`layerproof-dockerfile`), whose types this crate's API takes and
+/// returns (`BuilderKind` in `build::BuildRequest` and the reports, `ImageModel` in `config`), so
+/// that its users need not depend on the frontend themselves.
 pub use layerproof_dockerfile as dockerfile;
 
 pub mod blob;

@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let (layer, summary) = rebuild::write(&mut full, &keep, Vec::new()).expect("write");
     assert_eq!(
-        streamed.diff_id,
+        streamed.diff_id.to_string(),
         format!("sha256:{}", hex(&Sha256::digest(&layer))),
         "streamed digest differs from the written layer"
     );

@@ -20,7 +20,9 @@
 //! bytes), never trusts a digest algorithm other than sha256, never follows a symlink or path
 //! out of a layout or archive, never uses plain HTTP except for loopback and
 //! `insecure_registries` hosts, never sends `Authorization` to a redirect target on another
-//! origin, never prints a credential or token ([`registry::auth::Secret`]), never writes
+//! origin, never follows a redirect or token realm to a loopback, link-local (cloud metadata) or
+//! private-network address unless the registry is on such an address itself (judged by the
+//! host as written: a name is not resolved for this), never prints a credential or token ([`registry::auth::Secret`]), never writes
 //! anything but its cache, and never panics on input.
 //!
 //! ```no_run

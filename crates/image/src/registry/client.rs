@@ -111,6 +111,75 @@ fn is_loopback(hostport: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Where a host is, as far as its name tells: a redirect or token realm may point only where
+/// the registry itself is or somewhere more public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Public,
+    /// RFC 1918, unique-local IPv6, carrier-grade NAT.
+    Private,
+    /// Link-local addresses (169.254/16, fe80::/10), where cloud metadata services answer, and
+    /// their well-known names.
+    LinkLocal,
+    Loopback,
+}
+
+fn reach(hostport: &str) -> Reach {
+    use std::net::IpAddr;
+    if is_loopback(hostport) {
+        return Reach::Loopback;
+    }
+    let h = host_only(hostport)
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if matches!(h.as_str(), "metadata" | "metadata.google.internal") {
+        return Reach::LinkLocal;
+    }
+    match h.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => {
+            let o = ip.octets();
+            if ip.is_link_local() {
+                Reach::LinkLocal
+            } else if ip.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64) || ip.is_unspecified()
+            {
+                Reach::Private
+            } else {
+                Reach::Public
+            }
+        }
+        Ok(IpAddr::V6(ip)) => {
+            if let Some(v4) = ip.to_ipv4_mapped() {
+                return reach(&v4.to_string());
+            }
+            if ip.is_loopback() {
+                return Reach::Loopback;
+            }
+            let first = ip.segments()[0];
+            if first & 0xffc0 == 0xfe80
+                || ip == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+            {
+                Reach::LinkLocal
+            } else if first & 0xfe00 == 0xfc00 || ip.is_unspecified() {
+                Reach::Private
+            } else {
+                Reach::Public
+            }
+        }
+        Err(_) => Reach::Public,
+    }
+}
+
+/// Whether a registry at `from` may send us to `to`: loopback only from loopback, link-local
+/// (metadata services) only from link-local, private networks from anywhere but the public
+/// internet.
+fn may_point(from: Reach, to: Reach) -> bool {
+    match to {
+        Reach::Public => true,
+        Reach::Private => from != Reach::Public,
+        Reach::LinkLocal | Reach::Loopback => from == to,
+    }
+}
+
 fn retry_after(resp: &http::Response<ureq::Body>) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?.to_str().ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
@@ -258,6 +327,22 @@ impl Registry {
             url: url.to_string(),
             message: "not an absolute http(s) URL".into(),
         })?;
+        let from = split_url(&self.base).map_or(Reach::Public, |b| reach(b.host));
+        let to = reach(u.host);
+        if !may_point(from, to) {
+            return Err(Error::Transport {
+                url: url.to_string(),
+                message: format!(
+                    "refusing to follow the registry to a {} host: only a registry on such a host \
+                     may point there",
+                    match to {
+                        Reach::Loopback => "loopback",
+                        Reach::LinkLocal => "link-local (cloud metadata)",
+                        _ => "private-network",
+                    }
+                ),
+            });
+        }
         match u.scheme {
             "https" => Ok(()),
             "http"
@@ -758,5 +843,46 @@ impl ImageSource for Registry {
             Some(desc.size),
             format!("blob {} of {}", desc.digest, self.reference),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_targets_are_no_closer_than_the_registry() {
+        for (host, want) in [
+            ("registry-1.docker.io", Reach::Public),
+            ("8.8.8.8:443", Reach::Public),
+            ("[2001:db8::1]:5000", Reach::Public),
+            ("10.1.2.3", Reach::Private),
+            ("172.20.0.1:5000", Reach::Private),
+            ("192.168.1.1", Reach::Private),
+            ("100.100.100.200", Reach::Private),
+            ("[fd12::1]", Reach::Private),
+            ("169.254.169.254", Reach::LinkLocal),
+            ("169.254.169.254:80", Reach::LinkLocal),
+            ("[fe80::1]", Reach::LinkLocal),
+            ("[fd00:ec2::254]", Reach::LinkLocal),
+            ("[::ffff:169.254.169.254]", Reach::LinkLocal),
+            ("metadata.google.internal", Reach::LinkLocal),
+            ("localhost:5000", Reach::Loopback),
+            ("127.0.0.2", Reach::Loopback),
+            ("[::1]:80", Reach::Loopback),
+        ] {
+            assert_eq!(reach(host), want, "{host}");
+        }
+        use Reach::*;
+        assert!(may_point(Public, Public));
+        assert!(!may_point(Public, Private));
+        assert!(!may_point(Public, LinkLocal));
+        assert!(!may_point(Public, Loopback));
+        assert!(may_point(Private, Private));
+        assert!(may_point(Loopback, Private));
+        assert!(!may_point(Loopback, LinkLocal));
+        assert!(!may_point(Private, Loopback));
+        assert!(may_point(Loopback, Loopback));
+        assert!(may_point(LinkLocal, LinkLocal));
     }
 }

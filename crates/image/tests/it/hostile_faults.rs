@@ -1069,3 +1069,36 @@ fn secrets_cut_by_the_shortening_or_encoded_never_reach_an_error() {
     assert!(matches!(e, Error::Auth { .. }), "{e}");
     assert!(e.to_string().ends_with("answered HTTP 400"), "{e}");
 }
+
+#[test]
+fn redirects_and_realms_to_metadata_hosts_are_refused_without_connecting() {
+    // A registry on loopback that sends the client to the cloud metadata address over https
+    // (plain http was refused already), by a redirect and by a bearer realm.
+    for how in ["redirect", "realm"] {
+        let s = Server::start(Box::new(move |_, _| match how {
+            "redirect" => resp(
+                307,
+                &[("Location", "https://169.254.169.254/latest/meta-data/")],
+                b"",
+            ),
+            _ => resp(
+                401,
+                &[(
+                    "WWW-Authenticate",
+                    r#"Bearer realm="https://169.254.169.254/token",service="s""#,
+                )],
+                b"",
+            ),
+        }));
+        let reg = client(&s.addr, opts());
+        let start = Instant::now();
+        let e = within_20s(how, move || resolve(&reg).map(|_| ())).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("refusing to follow the registry to a link-local (cloud metadata) host"),
+            "{how}: {e}"
+        );
+        assert!(e.to_string().contains("169.254.169.254"), "{how}: {e}");
+        assert!(start.elapsed() < Duration::from_secs(5), "{how}");
+    }
+}

@@ -3,5 +3,6 @@
 //! and digest verification of every byte before a caller sees it.
 pub mod auth;
 mod client;
+mod host;
 
 pub use client::{Registry, RegistryOptions};

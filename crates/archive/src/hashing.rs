@@ -1,7 +1,7 @@
-//! A sha256 content digest as a value, and a reader that hashes and counts what passes through it.
+//! A sha256 content digest as a value, and the hasher, reader and writer that produce it.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256};
@@ -23,11 +23,6 @@ impl Digest {
     /// The sha256 of `data`.
     pub fn of(data: &[u8]) -> Digest {
         Digest(Sha256::digest(data).into())
-    }
-
-    /// The finished digest of `hasher`.
-    pub fn finish(hasher: Sha256) -> Digest {
-        Digest(hasher.finalize().into())
     }
 
     /// The 32 sha256 bytes.
@@ -96,12 +91,57 @@ impl<'de> serde::Deserialize<'de> for Digest {
     }
 }
 
+/// An incremental sha256 and byte count; as an [`io::Write`] it takes every byte and keeps none.
+#[derive(Debug, Clone, Default)]
+pub struct Hasher {
+    sha: Sha256,
+    len: u64,
+}
+
+impl Hasher {
+    /// A hasher that has seen nothing.
+    pub fn new() -> Hasher {
+        Hasher::default()
+    }
+
+    /// Feeds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.sha.update(bytes);
+        self.len += bytes.len() as u64;
+    }
+
+    /// Bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was fed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The digest and byte count of everything fed.
+    pub fn finish(self) -> (Digest, u64) {
+        (Digest(self.sha.finalize().into()), self.len)
+    }
+}
+
+impl io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Hashes and counts every byte read through it.
 #[derive(Debug)]
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
-    bytes: u64,
+    hasher: Hasher,
 }
 
 impl<R> HashingReader<R> {
@@ -109,19 +149,18 @@ impl<R> HashingReader<R> {
     pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
-            bytes: 0,
+            hasher: Hasher::new(),
         }
     }
 
     /// Bytes read so far.
     pub fn bytes(&self) -> u64 {
-        self.bytes
+        self.hasher.len()
     }
 
     /// The digest and byte count of everything read so far.
     pub fn finish(self) -> (Digest, u64) {
-        (Digest::finish(self.hasher), self.bytes)
+        self.hasher.finish()
     }
 }
 
@@ -129,8 +168,47 @@ impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
         Ok(n)
+    }
+}
+
+/// Hashes and counts everything passing through to `inner`.
+#[derive(Debug)]
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Hasher,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wrap `inner`.
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Hasher::new(),
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.hasher.len()
+    }
+
+    /// Finish: the inner writer, the digest and the byte count.
+    pub fn finish(self) -> (W, Digest, u64) {
+        let (digest, len) = self.hasher.finish();
+        (self.inner, digest, len)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -147,6 +225,20 @@ mod tests {
         assert_eq!(
             sha.hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn writer_and_hasher_agree_with_the_reader() {
+        let mut w = HashingWriter::new(Vec::new());
+        io::Write::write_all(&mut w, b"abc").unwrap();
+        let (inner, digest, n) = w.finish();
+        let mut h = Hasher::new();
+        io::copy(&mut &inner[..], &mut h).unwrap();
+        assert_eq!((digest, n), h.finish());
+        assert_eq!(
+            (inner.as_slice(), digest, n),
+            (&b"abc"[..], Digest::of(b"abc"), 3)
         );
     }
 

@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+pub use layerproof_archive::hashing::HashingWriter;
 use layerproof_archive::skeleton::{Skeleton, SkeletonHasher};
 use layerproof_archive::tree::{Inode, InodeId, Kind, WalkEntry};
 use layerproof_archive::{ContentRef, Digest, Timestamp, Tree};
-use sha2::{Digest as _, Sha256};
 
 use crate::names::NameTable;
 use crate::profile::{Capability, OnUnencodable, OpaqueDir, OwnerNames, Profile, WhiteoutDevice};
@@ -140,48 +140,6 @@ pub struct LayerSummary {
     pub entries: u64,
     /// Entries left out (moby profiles only).
     pub omitted: Vec<Omitted>,
-}
-
-/// A writer that hashes (sha256) and counts everything passing through to `inner`.
-#[derive(Debug)]
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    /// Wrap `inner`.
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            written: 0,
-        }
-    }
-
-    /// Bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Finish: the inner writer, the digest and the byte count.
-    pub fn finish(self) -> (W, Digest, u64) {
-        (self.inner, Digest::finish(self.hasher), self.written)
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// The layer entries for `tree` under `opts`, in the order the engine writes them.

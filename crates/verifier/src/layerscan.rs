@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
-use layerproof_archive::hashing::HashingReader;
+use layerproof_archive::hashing::{Hasher, HashingReader};
 use layerproof_archive::skeleton::{Observer, Shape, ShapeRecorder, Skeleton, SkeletonHasher};
 use layerproof_archive::tar::{Header, typeflag};
 use layerproof_archive::{Digest, read};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::infer::Published;
 pub use crate::paths::{display_path, normalise};
@@ -239,13 +238,14 @@ fn walk<R: Read, O: Observer>(
             }
             None
         } else if file {
-            let mut hasher = Sha256::new();
-            let n = io::copy(&mut reader.body(), &mut HashSink(&mut hasher)).map_err(|e| {
+            let mut hasher = Hasher::new();
+            io::copy(&mut reader.body(), &mut hasher).map_err(|e| {
                 read::Error::from_io(&e)
                     .cloned()
                     .map_or_else(|| ScanError::Io(e), ScanError::Tar)
             })?;
-            let digest: [u8; 32] = hasher.finalize().into();
+            let (digest, n) = hasher.finish();
+            let digest = *digest.as_bytes();
             reader.body_digest(&digest);
             Some((n, digest))
         } else {
@@ -260,18 +260,6 @@ fn walk<R: Read, O: Observer>(
     let observer = reader.finish_observer()?;
     resolve_hardlinks(&mut out);
     Ok((out, observer, body_entries))
-}
-
-struct HashSink<'a>(&'a mut Sha256);
-
-impl io::Write for HashSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 fn entry_of(index: u64, h: Header, content: Option<(u64, [u8; 32])>) -> ScannedEntry {

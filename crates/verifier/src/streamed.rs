@@ -25,13 +25,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use layerproof_archive::hashing::Hasher;
 use layerproof_archive::skeleton::Shape;
 use layerproof_archive::source::Tap;
 use layerproof_archive::tar::{Header, typeflag};
 use layerproof_archive::tree::Tree;
 use layerproof_archive::{ContentRef, Digest};
 use layerproof_layer::{Error as LayerError, LayerSink, Profile};
-use sha2::{Digest as _, Sha256};
 
 use std::io::{Read, Seek};
 
@@ -101,29 +101,6 @@ impl Plan {
     }
 }
 
-/// The sha256 of the layer being streamed, and its length so far.
-///
-/// It runs on the unpacking thread: a hashing thread of its own cost a copy of every body into
-/// its chunks (≈ 18 ms of CPU for minbase) and gained nothing on two cores, where the
-/// decompression thread is the longest anyway.
-#[derive(Default)]
-struct LayerHasher {
-    sha: Sha256,
-    len: u64,
-}
-
-impl LayerHasher {
-    fn update(&mut self, bytes: &[u8]) {
-        self.sha.update(bytes);
-        self.len += bytes.len() as u64;
-    }
-
-    /// The digest and the number of bytes hashed.
-    fn finish(self) -> (Digest, u64) {
-        (Digest::finish(self.sha), self.len)
-    }
-}
-
 /// Where the data of the entry being applied goes.
 enum Current {
     /// Nowhere: not a file body, or the comparison gave up.
@@ -138,7 +115,9 @@ enum Current {
 /// with the source's bodies in their places.
 pub struct Streamer<'p> {
     plan: &'p Plan,
-    hasher: LayerHasher,
+    /// The layer's digest, taken on the unpacking thread: a hashing thread of its own would copy
+    /// every body and gain nothing on two cores, where decompression is the longest thread.
+    hasher: Hasher,
     /// Next slot to hash.
     cursor: usize,
     /// Raw bytes hashed so far.
@@ -170,7 +149,7 @@ impl<'p> Streamer<'p> {
     pub fn new(plan: &'p Plan, budget: u64) -> Streamer<'p> {
         Streamer {
             plan,
-            hasher: LayerHasher::default(),
+            hasher: Hasher::new(),
             cursor: 0,
             raw_done: 0,
             ids: vec![None; plan.bodies()],

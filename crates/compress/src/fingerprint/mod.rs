@@ -43,7 +43,7 @@ use std::fmt;
 use std::io::Read;
 
 use layerproof_archive::Digest;
-use sha2::{Digest as _, Sha256};
+use layerproof_archive::hashing::Hasher;
 
 use super::go::ResumeSink;
 pub use inflate::{BlockKind, BlockRecord, Error, GzipHeader};
@@ -214,7 +214,7 @@ impl Fingerprint {
 struct Observer<'a> {
     /// Also gets the stream and the resume points, until it fails.
     watch: Option<&'a mut dyn ResumeSink>,
-    sha: Sha256,
+    sha: Hasher,
     header: Option<GzipHeader>,
     t: DeflateTraits,
     aligned: Vec<u64>,
@@ -345,7 +345,7 @@ pub fn fingerprint_streaming<R: Read>(
 fn observe<R: Read>(blob: R, watch: Option<&mut dyn ResumeSink>) -> Result<Fingerprint, Error> {
     let mut obs = Observer {
         watch,
-        sha: Sha256::new(),
+        sha: Hasher::new(),
         header: None,
         t: DeflateTraits::default(),
         aligned: Vec::new(),
@@ -386,7 +386,7 @@ fn observe<R: Read>(blob: R, watch: Option<&mut dyn ResumeSink>) -> Result<Finge
         members,
         compressed_size,
         uncompressed_size,
-        diff_id: Digest::finish(obs.sha),
+        diff_id: obs.sha.finish().0,
         deflate: t,
         candidates,
         resume_points: obs.resume_points,

@@ -64,7 +64,7 @@ fn plan(layer: &[u8]) -> Plan {
 
 /// Stream `src` against `plan`; the digest, and whether the profile's headers and bodies
 /// check out against the plan.
-fn stream(plan: &Plan, src: &[u8], budget: u64) -> Result<(String, bool), String> {
+fn stream(plan: &Plan, src: &[u8], budget: u64) -> Result<(Digest, bool), String> {
     let p = params(Bodies::Lengths);
     let mut streamer = Streamer::new(plan, budget);
     let Unpacked::Tree(mut prepared) =
@@ -75,11 +75,11 @@ fn stream(plan: &Plan, src: &[u8], budget: u64) -> Result<(String, bool), String
     let streamed = streamer.finish()?;
     let mut check = ShapeCheck::new(plan, &streamed.ids);
     rebuild::emit(&mut prepared, &p, &mut check).unwrap();
-    Ok((streamed.diff_id.to_string(), check.same()))
+    Ok((streamed.diff_id, check.same()))
 }
 
-fn sha(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+fn sha(bytes: &[u8]) -> Digest {
+    Digest::of(bytes)
 }
 
 const FILES: &[(&str, &[u8])] = &[

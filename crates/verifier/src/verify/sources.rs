@@ -11,11 +11,10 @@ use std::io::BufReader;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use layerproof_archive::hashing::HashingReader;
-use layerproof_archive::{Digest, Timestamp, source};
+use layerproof_archive::hashing::{Hasher, HashingReader};
+use layerproof_archive::{Timestamp, source};
 use layerproof_dockerfile::BuilderKind;
 use layerproof_layer::Profile;
-use sha2::{Digest as _, Sha256};
 
 use super::Error;
 use crate::classic_hash::{ContextFile, ContextTar, FileHasher};
@@ -105,9 +104,8 @@ pub(crate) fn hash_source(
         &[]
     };
     let mut hashers: Vec<FileHasher> = tars.iter().map(|t| FileHasher::new(&file, *t)).collect();
-    let mut sha = Sha256::new();
+    let mut sha = Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
     loop {
         let k = f.read(&mut buf).map_err(err)?;
         if k == 0 {
@@ -117,15 +115,15 @@ pub(crate) fn hash_source(
         for h in &mut hashers {
             io::Write::write_all(h, &buf[..k]).map_err(err)?;
         }
-        n += k as u64;
     }
     let mut classic = Vec::new();
     for (t, h) in tars.iter().zip(hashers) {
         classic.push((*t, h.finish().map_err(err)?));
     }
+    let (sha256, size) = sha.finish();
     Ok(SourceDigests {
-        sha256: Digest::finish(sha).to_string(),
-        size: n,
+        sha256: sha256.to_string(),
+        size,
         classic,
     })
 }

@@ -5,9 +5,9 @@
 
 use std::io::{self, Seek};
 
-use layerproof_archive::Bodies;
 use layerproof_archive::compression::Compression;
 use layerproof_archive::skeleton::Skeleton;
+use layerproof_archive::{Bodies, Digest};
 use layerproof_dockerfile::BuilderKind;
 use layerproof_image::chain;
 use layerproof_layer::{HashingWriter, Profile};
@@ -165,14 +165,14 @@ impl Run<'_> {
             Some(skeleton) => {
                 let first = (rebuild::unpack_key(self.first_guess(job)), first);
                 let pass =
-                    self.skeleton_pass(&candidates, skeleton, first, &setup, &scan, &target)?;
+                    self.skeleton_pass(&candidates, skeleton, first, &setup, &scan, target)?;
                 Some(pass).filter(|p| p.matched.is_some() || p.built.is_empty())
             }
             None => None,
         };
         let pass = match skeleton_pass {
             Some(pass) => pass,
-            None => self.bytes_pass(&candidates, &setup, &scan, &target)?,
+            None => self.bytes_pass(&candidates, &setup, &scan, target)?,
         };
         let published = published_layer(job.published, compression, &scan);
         let report = self.conclude(job, &setup, &scan, published, compression, pass, notes)?;
@@ -248,7 +248,7 @@ impl Run<'_> {
         first: (UnpackKey, Unpacked),
         setup: &Setup<'_>,
         scan: &Scan,
-        target: &str,
+        target: Option<Digest>,
     ) -> Result<Pass, Error> {
         let trees = vec![first];
         self.pass(
@@ -268,7 +268,7 @@ impl Run<'_> {
         candidates: &[&'static Profile],
         setup: &Setup<'_>,
         scan: &Scan,
-        target: &str,
+        target: Option<Digest>,
     ) -> Result<Pass, Error> {
         self.pass(Compare::Bytes, candidates, Vec::new(), setup, scan, target)
     }
@@ -282,7 +282,7 @@ impl Run<'_> {
         mut trees: Trees,
         setup: &Setup<'_>,
         scan: &Scan,
-        target: &str,
+        target: Option<Digest>,
     ) -> Result<Pass, Error> {
         let mut tried = Vec::new();
         let mut refusal = None;
@@ -324,7 +324,7 @@ impl Run<'_> {
             };
             let output =
                 candidate_output(compare, prepared, &params, target).map_err(|e| setup.error(e))?;
-            let ok = output.diff_id.as_deref() == Some(target);
+            let ok = output.diff_id.is_some() && output.diff_id == target;
             tried.push(Candidate {
                 profile: profile.name,
                 outcome: if ok {
@@ -332,7 +332,7 @@ impl Run<'_> {
                 } else {
                     CandidateOutcome::Differs
                 },
-                diff_id: output.diff_id,
+                diff_id: output.diff_id.map(|d| d.to_string()),
                 compared: Some(match compare {
                     Compare::Skeleton(_) => Compared::Skeleton,
                     Compare::Bytes => Compared::Bytes,
@@ -341,7 +341,7 @@ impl Run<'_> {
             });
             if ok {
                 let rebuilt = RebuiltLayer {
-                    diff_id: target.to_string(),
+                    diff_id: output.diff_id.map_or_else(String::new, |d| d.to_string()),
                     blob_digest: None,
                     size: output.size,
                     entries: output.entries,
@@ -462,17 +462,21 @@ impl Run<'_> {
 
 /// The diff_id to reproduce: what the published blob decompresses to (with a note when the
 /// config's diff_id says otherwise).
-fn target_diff_id(published: &chain::Layer, scan: &Scan, notes: &mut Vec<String>) -> String {
-    let ours = scan.diff_id.map_or_else(String::new, |d| d.to_string());
+fn target_diff_id(
+    published: &chain::Layer,
+    scan: &Scan,
+    notes: &mut Vec<String>,
+) -> Option<Digest> {
     if let Some(d) = &published.diff_id
         && digest::published(d) != scan.diff_id
     {
+        let ours = scan.diff_id.map_or_else(String::new, |d| d.to_string());
         notes.push(format!(
             "the published blob decompresses to {ours}, but the config's diff_id is {d}; \
              compared with what the blob holds"
         ));
     }
-    ours
+    scan.diff_id
 }
 
 /// What a candidate's layer came to in one comparison.
@@ -480,7 +484,7 @@ struct Output {
     /// What identifies the output among the candidates'.
     identity: String,
     /// Its diff_id, when known (a differing skeleton does not tell it).
-    diff_id: Option<String>,
+    diff_id: Option<Digest>,
     size: u64,
     entries: u64,
 }
@@ -490,7 +494,7 @@ fn candidate_output(
     compare: Compare,
     prepared: &mut Prepared,
     params: &Params<'_>,
-    target: &str,
+    target: Option<Digest>,
 ) -> Result<Output, rebuild::Error> {
     Ok(match compare {
         Compare::Skeleton(published) => {
@@ -503,7 +507,7 @@ fn candidate_output(
                     hex::encode(sk.skeleton.raw),
                     hex::encode(sk.skeleton.bodies)
                 ),
-                diff_id: same.then(|| target.to_string()),
+                diff_id: target.filter(|_| same),
                 size: sk.skeleton.size,
                 entries: sk.entries,
             }
@@ -512,7 +516,7 @@ fn candidate_output(
             let (_, summary) = rebuild::write(prepared, params, HashingWriter::new(io::sink()))?;
             Output {
                 identity: summary.diff_id.to_string(),
-                diff_id: Some(summary.diff_id.to_string()),
+                diff_id: Some(summary.diff_id),
                 size: summary.size,
                 entries: summary.entries,
             }

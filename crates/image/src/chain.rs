@@ -313,8 +313,21 @@ pub fn resolve(
         Root::LayoutIndex { manifests } => w.index(None, manifests, 0)?,
         Root::Loose(images) => {
             let mut children = Vec::new();
+            let mut seen = HashSet::new();
             for LooseImage { config, layers, .. } in images {
                 w.count()?;
+                let key = (
+                    config.digest.clone(),
+                    layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(),
+                );
+                if !seen.insert(key) {
+                    // manifest.json may list one image many times (under other tags)
+                    children.push(Node::Skipped {
+                        descriptor: config,
+                        reason: "the same config and layers as an image above".into(),
+                    });
+                    continue;
+                }
                 let img = w.image(None, config, layers)?;
                 children.push(Node::Image(Box::new(img)));
             }

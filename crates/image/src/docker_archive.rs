@@ -77,6 +77,8 @@ impl DockerArchive {
                 limits,
             });
         }
+        // each entry is a node of the tree chain walks: refuse too many before hashing any
+        limits.manifests(|| format!("the images of {what}"), entries.len() as u64)?;
         for (i, e) in entries.iter().enumerate() {
             limits.layers(|| format!("image {i} of {what}"), e.layers.len())?;
         }

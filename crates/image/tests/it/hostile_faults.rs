@@ -1102,3 +1102,31 @@ fn redirects_and_realms_to_metadata_hosts_are_refused_without_connecting() {
         assert!(start.elapsed() < Duration::from_secs(5), "{how}");
     }
 }
+
+#[test]
+fn a_legacy_archive_listing_one_image_many_times_has_it_once_and_is_capped() {
+    use sha2::Digest as _;
+    let cfg = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cfg_name = format!("{}.json", hex::encode(sha2::Sha256::digest(cfg)));
+    let archive = |n: usize| {
+        let entry = serde_json::json!({"Config": cfg_name, "RepoTags": ["a:b"],
+            "Layers": ["layer.tar"]});
+        let mj = serde_json::Value::Array(vec![entry; n]);
+        let mut out = member("manifest.json", mj.to_string().as_bytes());
+        out.extend(member(&cfg_name, cfg));
+        out.extend(member("layer.tar", b"x"));
+        out.extend_from_slice(&[0u8; 1024]);
+        out
+    };
+    // Three entries for one image: one image (each was verified and explained once per entry).
+    let n = resolve_archive(archive(3), layerproof_image::Limits::default()).unwrap();
+    assert_eq!(n, 1, "layers of the images resolved");
+    // 20000 entries: over the node limit before anything is hashed.
+    let e = resolve_archive(archive(20_000), layerproof_image::Limits::default()).unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "20000 nodes: over the max-manifests limit of 10000 (raise it with --max-manifests)"
+        ),
+        "{e}"
+    );
+}

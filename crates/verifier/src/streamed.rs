@@ -598,7 +598,7 @@ fn match_headers(
             } else {
                 CandidateOutcome::Differs
             },
-            diff_id: same.then(|| streamed.diff_id.to_string()),
+            diff_id: same.then_some(streamed.diff_id),
             compared: Some(Compared::Streamed),
             detail: None,
         });

@@ -205,9 +205,9 @@ fn reproduced(o: &mut String, l: &LayerReport, style: Style) {
     let diff_id = l
         .rebuilt
         .as_ref()
-        .map(|r| r.diff_id.as_str())
-        .or(l.published.computed_diff_id.as_deref())
-        .unwrap_or("-");
+        .map(|r| r.diff_id.clone())
+        .or(l.published.computed_diff_id.map(|d| d.to_string()))
+        .unwrap_or_else(|| "-".to_string());
     let _ = writeln!(o, "    diff_id    {diff_id}");
     let _ = writeln!(
         o,
@@ -281,7 +281,9 @@ fn differences(o: &mut String, l: &LayerReport, style: Style) {
     let _ = writeln!(
         o,
         "               published {}",
-        l.published.computed_diff_id.as_deref().unwrap_or("-")
+        l.published
+            .computed_diff_id
+            .map_or_else(|| "-".to_string(), |d| d.to_string())
     );
     if let Some(d) = &l.differences {
         if d.content_equivalent {

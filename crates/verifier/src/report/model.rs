@@ -3,6 +3,7 @@
 //! [`crate::verify::verify`] produces a [`Report`]; [`super::human`] and [`super::junit`] render
 //! it, and its [`serde::Serialize`] form is the JSON schema documented in `docs/verify-json.md`.
 
+use layerproof_archive::Digest;
 use layerproof_dockerfile::BuilderKind;
 use serde::Serialize;
 
@@ -108,7 +109,7 @@ pub struct PublishedLayer {
     /// not read: the streamed comparison ([`crate::streamed`]) hashes our layer instead and
     /// finds the digest the manifest lists.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub computed_diff_id: Option<String>,
+    pub computed_diff_id: Option<Digest>,
     /// Media type.
     pub media_type: String,
     /// Blob size.
@@ -185,7 +186,7 @@ pub struct Candidate {
     /// The diff_id it produced (not known for a layer that was only compared by skeleton and
     /// differs).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff_id: Option<String>,
+    pub diff_id: Option<Digest>,
     /// How it was compared (none for a refusal).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compared: Option<Compared>,

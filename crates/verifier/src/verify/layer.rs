@@ -66,7 +66,7 @@ pub(crate) fn published_layer(
     PublishedLayer {
         digest: layer.blob.digest.to_string(),
         diff_id: layer.diff_id.as_ref().map(ToString::to_string),
-        computed_diff_id: scan.diff_id.as_ref().map(ToString::to_string),
+        computed_diff_id: scan.diff_id,
         media_type: layer.blob.media_type.clone(),
         size: layer.blob.size,
         compression: compression.as_str().to_string(),
@@ -332,7 +332,7 @@ impl Run<'_> {
                 } else {
                     CandidateOutcome::Differs
                 },
-                diff_id: output.diff_id.map(|d| d.to_string()),
+                diff_id: output.diff_id,
                 compared: Some(match compare {
                     Compare::Skeleton(_) => Compared::Skeleton,
                     Compare::Bytes => Compared::Bytes,

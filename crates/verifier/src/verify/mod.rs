@@ -261,7 +261,7 @@ pub fn verify(req: &Request, progress: &dyn Progress) -> Result<Report, Error> {
         inputs.push(Input {
             role: Role::Source,
             name: path,
-            digest: Some(d.sha256),
+            digest: Some(d.sha256.to_string()),
             size: Some(d.size),
         });
     }
@@ -296,15 +296,15 @@ fn read_inputs(req: &Request) -> Result<(dockerfile::Dockerfile, Vec<Input>), Er
     let df = match &req.rootfs {
         Some(rootfs) => {
             let (digest, size) = sources::sha256_file(rootfs)?;
-            let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
-            let checked = checksum::verify_beside(rootfs, hex).map_err(|e| Error::Checksum {
-                path: rootfs.clone(),
-                message: e,
-            })?;
+            let checked =
+                checksum::verify_beside(rootfs, &digest.hex()).map_err(|e| Error::Checksum {
+                    path: rootfs.clone(),
+                    message: e,
+                })?;
             inputs.push(Input {
                 role: Role::Rootfs,
                 name: rootfs.display().to_string(),
-                digest: Some(digest),
+                digest: Some(digest.to_string()),
                 size: Some(size),
             });
             if let Some(c) = checked {
@@ -330,7 +330,7 @@ fn read_inputs(req: &Request) -> Result<(dockerfile::Dockerfile, Vec<Input>), Er
             inputs.push(Input {
                 role: Role::Dockerfile,
                 name: req.dockerfile.display().to_string(),
-                digest: Some(df_digest),
+                digest: Some(df_digest.to_string()),
                 size: Some(df_size),
             });
             dockerfile::parse(&df_text).map_err(|e| Error::Dockerfile {

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use layerproof_archive::hashing::{Hasher, HashingReader};
-use layerproof_archive::{Timestamp, source};
+use layerproof_archive::{Digest, Timestamp, source};
 use layerproof_dockerfile::BuilderKind;
 use layerproof_layer::Profile;
 
@@ -29,8 +29,8 @@ pub(crate) type Sources = BTreeMap<String, SourceDigests>;
 /// Digests of one source file, from one read.
 #[derive(Debug, Clone)]
 pub(crate) struct SourceDigests {
-    /// `sha256:<hex>` of the file.
-    pub(crate) sha256: String,
+    /// The file's digest.
+    pub(crate) sha256: Digest,
     /// Its size.
     pub(crate) size: u64,
     /// The classic builder's `file:<hash>` for each context-tar generation (empty unless the
@@ -57,16 +57,15 @@ impl StepSource {
     }
 }
 
-/// `sha256:<hex>` and size of a file.
-pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), Error> {
+/// The digest and size of a file.
+pub(crate) fn sha256_file(path: &Path) -> Result<(Digest, u64), Error> {
     let err = |source| Error::File {
         path: path.to_path_buf(),
         source,
     };
     let mut r = HashingReader::new(File::open(path).map_err(err)?);
     io::copy(&mut r, &mut io::sink()).map_err(err)?;
-    let (sha256, n) = r.finish();
-    Ok((sha256.to_string(), n))
+    Ok(r.finish())
 }
 
 /// The digests of `source` (with context file mode `perm`) that `builder` needs: `known` when it
@@ -122,7 +121,7 @@ pub(crate) fn hash_source(
     }
     let (sha256, size) = sha.finish();
     Ok(SourceDigests {
-        sha256: sha256.to_string(),
+        sha256,
         size,
         classic,
     })

@@ -122,6 +122,10 @@ impl fmt::Debug for ReadAhead {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
     use super::*;
 
     /// Gives `data` in odd-sized pieces, then `error` if any.
@@ -142,6 +146,20 @@ mod tests {
             let n = buf.len().min(7919).min(self.data.len() - self.at);
             buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
             self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// Counts the bytes its inner reader gave.
+    struct Counted {
+        inner: Pieces,
+        read: Arc<AtomicUsize>,
+    }
+
+    impl Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.fetch_add(n, Ordering::Relaxed);
             Ok(n)
         }
     }
@@ -191,15 +209,34 @@ mod tests {
 
     #[test]
     fn a_reader_that_stops_early_lets_the_thread_end() {
-        std::thread::scope(|s| {
-            let src = Pieces {
-                data: data(50 * CHUNK),
-                at: 0,
-                error: None,
-            };
-            let mut r = ReadAhead::spawn(s, src, 1);
-            r.read_exact(&mut [0u8; 10]).unwrap();
-            drop(r);
+        let read = Arc::new(AtomicUsize::new(0));
+        let (ended, ends) = mpsc::channel();
+        let counted = Arc::clone(&read);
+        // The scope returns only once the reading thread has ended; it runs aside so that a
+        // thread that never ends fails this test instead of hanging it.
+        std::thread::spawn(move || {
+            std::thread::scope(|s| {
+                let src = Counted {
+                    inner: Pieces {
+                        data: data(50 * CHUNK),
+                        at: 0,
+                        error: None,
+                    },
+                    read: counted,
+                };
+                let mut r = ReadAhead::spawn(s, src, 1);
+                r.read_exact(&mut [0u8; 10]).unwrap();
+                drop(r);
+            });
+            let _ = ended.send(());
         });
+        ends.recv_timeout(Duration::from_secs(30))
+            .expect("the reading thread still runs after its reader was dropped");
+        // depth 1: one chunk handed over, one queued, one blocked in send, at most
+        let n = read.load(Ordering::Relaxed);
+        assert!(
+            n <= 3 * CHUNK,
+            "read {n} bytes of a source it stopped wanting"
+        );
     }
 }

@@ -1,12 +1,13 @@
 //! `layerproof rebuild` end to end on recorded oracle cases (hermetic: no Docker needed; the
-//! output was also loaded into real engines by hand, see ARCHITECTURE.md).
+//! output was also loaded into real engines by hand, see ARCHITECTURE.md). Human output is
+//! compared whole with its snapshot under `testdata/snapshots/cli/`.
 use std::path::Path;
 
 use layerproof_image::chain;
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector};
 use sha2::{Digest, Sha256};
 
-use crate::common::{layerproof, repo};
+use crate::common::{check, repo};
 
 fn oracle(case: &str) -> String {
     format!("testdata/oracle/{case}")
@@ -27,7 +28,6 @@ fn diff_id(case: &str, combo: &str) -> String {
 /// recording gave it (`xtask/src/oracle.rs`: 0644, 2023-11-14T22:13:20Z), which a file that is
 /// copied rather than unpacked keeps.
 fn context_like_the_recording(case: &str, tmp: &Path) -> String {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tmp.join(case);
     std::fs::create_dir_all(&dir).unwrap();
     let prov: serde_json::Value =
@@ -36,21 +36,41 @@ fn context_like_the_recording(case: &str, tmp: &Path) -> String {
     for f in ["Dockerfile", input] {
         std::fs::write(dir.join(f), read(&format!("{}/{f}", oracle(case)))).unwrap();
     }
-    let p = dir.join(input);
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let f = std::fs::File::options().write(true).open(&p).unwrap();
+    pin_mode_and_mtime(&dir.join(input));
+    dir.join("Dockerfile").display().to_string()
+}
+
+/// The mode and mtime the recordings gave their inputs (`xtask/src/oracle.rs`): 0644,
+/// 2023-11-14T22:13:20Z.
+fn pin_mode_and_mtime(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let f = std::fs::File::options().write(true).open(path).unwrap();
     f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
         .unwrap();
-    dir.join("Dockerfile").display().to_string()
 }
 
 #[track_caller]
 fn rebuild_json(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["rebuild", "--format", "json", "--platform", "linux/amd64"];
-    all.extend_from_slice(args);
-    let (code, out, err) = layerproof(&all);
-    assert_eq!(code, 0, "{all:?}\n{out}{err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    let all = ["rebuild", "--format", "json", "--platform", "linux/amd64"];
+    check(&[&all[..], args].concat()).code(0).json()
+}
+
+/// `layerproof rebuild` of the README's example for linux/amd64, with `extra` arguments.
+fn rebuild_tiny(extra: &[&str]) -> crate::common::Run {
+    let args = [
+        "rebuild",
+        "--dockerfile",
+        "examples/tiny/Dockerfile",
+        "--platform",
+        "linux/amd64",
+    ];
+    check(&[&args[..], extra].concat())
+}
+
+#[test]
+fn readme_example_is_rebuilt() {
+    rebuild_tiny(&[]).code(0).snapshot("rebuild-tiny");
 }
 
 /// The layer equals the one Docker 26.1 wrote, for both builders, from the Dockerfile and the
@@ -187,39 +207,30 @@ fn outputs_are_read_back() {
 #[test]
 fn a_refused_add_exits_1_with_dockers_reason() {
     let dockerfile = format!("{}/Dockerfile", oracle("dir-replaced-by-file"));
-    let (code, out, err) = layerproof(&[
+    check(&[
         "rebuild",
         "--dockerfile",
         &dockerfile,
         "--platform",
         "linux/amd64",
-    ]);
-    assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("chtimes /d/sub: not a directory"), "{out}");
+    ])
+    .code(1)
+    .snapshot("rebuild-refused");
 }
 
 #[test]
 fn limits_apply_to_rebuild_and_name_their_flag() {
-    let args = [
-        "rebuild",
-        "--dockerfile",
-        "examples/tiny/Dockerfile",
-        "--platform",
-        "linux/amd64",
-    ];
-    let (code, _, err) = layerproof(&[&args[..], &["--max-entries", "5"]].concat());
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("over the max-entries limit"), "{err}");
-    assert!(err.contains("--max-entries"), "{err}");
+    rebuild_tiny(&["--max-entries", "5"])
+        .code(2)
+        .snapshot("rebuild-error-max-entries");
     // the memory budget is a size like everywhere else (it was MiB here once): all bodies
     // spill, and the layer is the same
-    let (code, small, err) = layerproof(&[&args[..], &["--memory-budget", "0"]].concat());
-    assert_eq!(code, 0, "{err}");
-    let (code, default, err) = layerproof(&args);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(small, default);
-    let (code, _, err) = layerproof(&[&args[..], &["--memory-budget", "64 MiB"]].concat());
-    assert_eq!(code, 2, "{err}");
+    let small = rebuild_tiny(&["--memory-budget", "0"]).code(0);
+    let default = rebuild_tiny(&[]).code(0);
+    assert_eq!(small.stdout, default.stdout);
+    rebuild_tiny(&["--memory-budget", "64 MiB"])
+        .code(2)
+        .snapshot("rebuild-error-memory-budget");
 }
 
 #[test]
@@ -227,7 +238,10 @@ fn a_file_copied_as_it_is_spills_past_the_budget_with_the_same_layer() {
     let tmp = tempfile::tempdir().unwrap();
     // not an archive: ADD copies it as it is
     let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7919 % 251) as u8).collect();
-    std::fs::write(tmp.path().join("blob.bin"), &data).unwrap();
+    let blob = tmp.path().join("blob.bin");
+    std::fs::write(&blob, &data).unwrap();
+    // the copy keeps the file's mode and mtime: pin them so the output is the same every run
+    pin_mode_and_mtime(&blob);
     let df = tmp.path().join("Dockerfile");
     std::fs::write(&df, "FROM scratch\nADD blob.bin /\n").unwrap();
     let args = [
@@ -237,42 +251,44 @@ fn a_file_copied_as_it_is_spills_past_the_budget_with_the_same_layer() {
         "--platform",
         "linux/amd64",
     ];
-    let (code, spilled, err) = layerproof(&[&args[..], &["--memory-budget", "4K"]].concat());
-    assert_eq!(code, 0, "{err}");
-    let (code, in_memory, err) = layerproof(&args);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(spilled, in_memory);
-    assert!(spilled.contains("copied"), "{spilled}");
+    let spilled = check(&[&args[..], &["--memory-budget", "4K"]].concat()).code(0);
+    let in_memory = check(&args).code(0);
+    assert_eq!(spilled.stdout, in_memory.stdout);
+    spilled
+        .redact(tmp.path(), "[tmp]")
+        .snapshot("rebuild-copied-file");
 }
 
 #[test]
 fn bad_input_exits_2_naming_the_file() {
-    let (code, _, err) = layerproof(&["rebuild", "--dockerfile", "no/such/Dockerfile"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("no/such/Dockerfile"), "{err}");
+    check(&["rebuild", "--dockerfile", "no/such/Dockerfile"])
+        .code(2)
+        .snapshot("rebuild-error-no-dockerfile");
 
     let tmp = tempfile::tempdir().unwrap();
     let df = tmp.path().join("Dockerfile");
     std::fs::write(&df, "FROM scratch\nADD missing.tar.gz /\n").unwrap();
-    let (code, _, err) = layerproof(&["rebuild", "--dockerfile", df.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    assert!(err.contains("Dockerfile"), "{err}");
+    check(&["rebuild", "--dockerfile", df.to_str().unwrap()])
+        .code(2)
+        .redact(tmp.path(), "[tmp]")
+        .snapshot("rebuild-error-missing-source");
 
     std::fs::write(tmp.path().join("r.tar"), b"not a tar").unwrap();
     std::fs::write(&df, "FROM scratch\nADD r.tar /\nRUN true\n").unwrap();
-    let (code, _, err) = layerproof(&["rebuild", "--dockerfile", df.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    assert!(err.contains("Dockerfile:3"), "{err}");
+    check(&["rebuild", "--dockerfile", df.to_str().unwrap()])
+        .code(2)
+        .redact(tmp.path(), "[tmp]")
+        .snapshot("rebuild-error-run-step");
 
-    let (code, _, err) = layerproof(&["rebuild", "--profile", "docker-1.0"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("docker-24-27"), "{err}");
+    check(&["rebuild", "--profile", "docker-1.0"])
+        .code(2)
+        .snapshot("rebuild-error-unknown-profile");
 }
 
 #[test]
 fn help_teaches_with_examples() {
-    let (code, out, _) = layerproof(&["rebuild", "--help"]);
-    assert_eq!(code, 0);
+    let run = check(&["rebuild", "--help"]).code(0);
+    let out = &run.stdout;
     for needle in ["Examples:", "docker load", "--run-values-from", "oci:DIR"] {
         assert!(out.contains(needle), "{needle}\n{out}");
     }

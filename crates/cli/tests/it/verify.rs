@@ -1,89 +1,53 @@
-//! The `verify` command end to end: exit codes, formats, and the README's example.
-use crate::common::{layerproof, repo};
+//! The `verify` command end to end: exit codes, formats, and the README's example. Human
+//! output is compared whole with its snapshot under `testdata/snapshots/cli/`.
+use crate::common::{check, repo, verify_tiny};
 
 #[test]
 fn readme_example_is_reproduced() {
-    for image in ["image-docker-20.10.tar", "image-docker-26.1.tar"] {
-        let (code, out, err) = layerproof(&[
-            "verify",
-            "--dockerfile",
-            "examples/tiny/Dockerfile",
-            "--image",
-            &format!("docker-archive:examples/tiny/{image}"),
-        ]);
-        assert_eq!(code, 0, "{image}: {out}{err}");
-        assert!(out.starts_with("REPRODUCED (blob)"), "{out}");
-        assert!(out.contains("profile"), "{out}");
+    for engine in ["20.10", "26.1"] {
+        verify_tiny(engine, &[])
+            .code(0)
+            .snapshot(&format!("verify-tiny-{engine}"));
     }
 }
 
 #[test]
 fn json_and_junit_reports() {
-    let (code, out, err) = layerproof(&[
-        "verify",
-        "--dockerfile",
-        "examples/tiny/Dockerfile",
-        "--image",
-        "docker-archive:examples/tiny/image-docker-26.1.tar",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = verify_tiny("26.1", &["--format", "json"]).code(0).json();
     assert_eq!(v["schema"], "layerproof.verify/v1");
     assert_eq!(v["verdict"], "reproduced");
     assert_eq!(v["level"], "blob");
     assert_eq!(v["layers"][0]["profile"], "docker-24-27");
     assert!(v["inputs"].as_array().unwrap().len() >= 3);
 
-    let (code, out, _) = layerproof(&[
-        "verify",
-        "--dockerfile",
-        "examples/tiny/Dockerfile",
-        "--image",
-        "docker-archive:examples/tiny/image-docker-20.10.tar",
-        "--format",
-        "junit",
-    ]);
-    assert_eq!(code, 0);
-    assert!(out.starts_with("<?xml"), "{out}");
-    assert!(out.contains("failures=\"0\""), "{out}");
-    assert!(out.contains("<testcase"), "{out}");
+    verify_tiny("20.10", &["--format", "junit"])
+        .code(0)
+        .snapshot("verify-tiny-20.10-junit");
 }
 
 #[test]
 fn bad_input_exits_2_naming_it() {
-    let (code, _, err) = layerproof(&[
+    check(&[
         "verify",
         "--dockerfile",
         "examples/tiny/Dockerfile",
         "--image",
         "docker-archive:examples/tiny/no-such-image.tar",
-    ]);
-    assert_eq!(code, 2);
-    assert!(err.contains("no-such-image.tar"), "{err}");
-
-    let (code, _, err) = layerproof(&[
+    ])
+    .code(2)
+    .snapshot("verify-error-no-image");
+    check(&[
         "verify",
         "--dockerfile",
         "examples/tiny/NoDockerfile",
         "--image",
         "docker-archive:examples/tiny/image-docker-20.10.tar",
-    ]);
-    assert_eq!(code, 2);
-    assert!(err.contains("NoDockerfile"), "{err}");
-
-    let (code, _, err) = layerproof(&[
-        "verify",
-        "--dockerfile",
-        "examples/tiny/Dockerfile",
-        "--image",
-        "docker-archive:examples/tiny/image-docker-20.10.tar",
-        "--profile",
-        "docker-1.0",
-    ]);
-    assert_eq!(code, 2);
-    assert!(err.contains("docker-1.0"), "{err}");
+    ])
+    .code(2)
+    .snapshot("verify-error-no-dockerfile");
+    verify_tiny("20.10", &["--profile", "docker-1.0"])
+        .code(2)
+        .snapshot("verify-error-unknown-profile");
 }
 
 #[test]
@@ -105,35 +69,31 @@ fn a_different_layer_exits_1() {
         "docker-archive:{}",
         repo().join("examples/tiny/image-docker-26.1.tar").display()
     );
-    let (code, out, _) = layerproof(&[
+    check(&[
         "verify",
         "--dockerfile",
         df.to_str().unwrap(),
         "--image",
         &image,
-    ]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.starts_with("DIFFERENT"), "{out}");
-    assert!(
-        out.contains("in the published layer but not in the tarball"),
-        "{out}"
-    );
+    ])
+    .code(1)
+    .redact(tmp.path(), "[tmp]")
+    .redact(repo(), "[repo]")
+    .snapshot("verify-different-layer");
 }
 
 #[test]
 fn all_platforms_of_an_index() {
-    let (code, out, err) = layerproof(&[
+    let multiarch = [
         "verify",
         "--dockerfile",
         "examples/multiarch/Dockerfile",
         "--image",
         "oci-archive:examples/multiarch/image.oci.tar",
-        "--all-platforms",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    ];
+    let v = check(&[&multiarch[..], &["--all-platforms", "--format", "json"]].concat())
+        .code(0)
+        .json();
     assert_eq!(v["verdict"], "reproduced");
     // BuildKit's OCI export gzips with Go's compress/gzip: re-encoded, same blob digest
     assert_eq!(v["level"], "blob");
@@ -153,17 +113,9 @@ fn all_platforms_of_an_index() {
         );
     }
     // one platform, picked explicitly
-    let (code, out, _) = layerproof(&[
-        "verify",
-        "--dockerfile",
-        "examples/multiarch/Dockerfile",
-        "--image",
-        "oci-archive:examples/multiarch/image.oci.tar",
-        "--platform",
-        "linux/arm64",
-    ]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("rootfs-arm64.tar.gz"), "{out}");
+    check(&[&multiarch[..], &["--platform", "linux/arm64"]].concat())
+        .code(0)
+        .snapshot("verify-multiarch-arm64");
 }
 
 /// debuerreotype-style layout made with real tar, xz and pigz: the blob is the rootfs tar
@@ -171,9 +123,9 @@ fn all_platforms_of_an_index() {
 #[test]
 fn oci_import_layout_reaches_blob() {
     let dir = "testdata/compress/zlib/oci-import/bookworm";
-    let (code, out, err) = layerproof(&["verify", "--rootfs", dir, "--format", "json"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = check(&["verify", "--rootfs", dir, "--format", "json"])
+        .code(0)
+        .json();
     assert_eq!(v["verdict"], "reproduced");
     assert_eq!(v["level"], "blob");
     assert_eq!(v["image"]["builder"], "oci-import");
@@ -208,10 +160,11 @@ fn oci_import_checksum_mismatch_exits_2() {
             .join("testdata/compress/zlib/oci-import/bookworm/oci")
             .display()
     );
-    let (code, _, err) =
-        layerproof(&["verify", "--rootfs", t.to_str().unwrap(), "--image", &image]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("rootfs.tar.xz.sha256"), "{err}");
+    check(&["verify", "--rootfs", t.to_str().unwrap(), "--image", &image])
+        .code(2)
+        .redact(tmp.path(), "[tmp]")
+        .redact(repo(), "[repo]")
+        .snapshot("verify-error-checksum-mismatch");
 }
 
 #[test]
@@ -222,35 +175,28 @@ fn oci_import_of_another_tarball_is_different() {
             .join("testdata/compress/zlib/oci-import/bookworm/oci")
             .display()
     );
-    let (code, out, _) = layerproof(&[
+    check(&[
         "verify",
         "--rootfs",
         "examples/tiny/rootfs.tar.gz",
         "--image",
         &image,
-    ]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.starts_with("DIFFERENT"), "{out}");
+    ])
+    .code(1)
+    .redact(repo(), "[repo]")
+    .snapshot("verify-oci-import-other-tarball");
 }
 
 #[test]
 fn limits_apply_to_verify_and_name_their_flag() {
-    let (code, _, err) = layerproof(&[
-        "verify",
-        "--dockerfile",
-        "examples/tiny/Dockerfile",
-        "--image",
-        "docker-archive:examples/tiny/image-docker-20.10.tar",
-        "--max-entries",
-        "5",
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--max-entries"), "{err}");
+    let run = verify_tiny("20.10", &["--max-entries", "5"]).code(2);
+    let err = &run.stderr;
     assert_eq!(
         err.matches("over the max-entries limit").count(),
         1,
         "said once: {err}"
     );
+    run.snapshot("verify-error-max-entries");
 }
 
 /// Every command's limits come last, under their own heading: an option declared after the
@@ -258,8 +204,9 @@ fn limits_apply_to_verify_and_name_their_flag() {
 #[test]
 fn help_lists_only_limits_under_the_limits_heading() {
     for cmd in ["verify", "inspect", "rebuild", "unpack"] {
-        let (code, out, _) = layerproof(&[cmd, "--help"]);
-        assert_eq!(code, 0, "{cmd} --help");
+        let run = check(&[cmd, "--help"]).code(0);
+        run.snapshot(&format!("help-{cmd}"));
+        let out = &run.stdout;
         let (_, limits) = out
             .split_once("Limits (untrusted input):")
             .unwrap_or_else(|| panic!("{cmd} --help has no limits heading:\n{out}"));
@@ -316,16 +263,20 @@ fn a_layer_descriptor_with_the_wrong_size_is_not_reproduced() {
             "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": [{"mediaType": manifest.media_type, "digest": digest, "size": len}]});
         std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
-        let (code, out, err) = layerproof(&[
+        let run = check(&[
             "verify",
             "--dockerfile",
             "examples/tiny/Dockerfile",
             "--image",
             &format!("oci:{}", dir.display()),
-        ]);
-        assert_eq!(code, want, "{size:?}: {out}{err}");
+        ])
+        .code(want);
         if size.is_some() {
-            assert!(err.contains("size mismatch"), "{size:?}: {err}");
+            assert!(
+                run.stderr.contains("size mismatch"),
+                "{size:?}: {}",
+                run.stderr
+            );
         }
     }
 }

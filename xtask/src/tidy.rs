@@ -1,14 +1,15 @@
 //! Checks of the repository itself, run as plain tests by `cargo test --workspace` (as
 //! rust-analyzer's `xtask/src/tidy.rs` does): every source file opens with a module doc and
 //! every crate doc is an overview, every member inherits the workspace's `rust-version` (which
-//! the README states), and no library source file grows past [`MAX_LINES`].
+//! the README states), no library source file grows past [`MAX_LINES`], and each doc that
+//! describes a file's types changes together with that file ([`IN_STEP`]).
 //!
 //! Each failure says what to change; none of these checks reads anything but the repository.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::repo_root;
+use crate::{repo_root, sha256_hex};
 
 /// Longest source file in `crates/*/src`, in lines; tests beside a module (`foo/tests.rs`) are
 /// not counted.
@@ -31,6 +32,25 @@ const MIN_CRATE_DOC_LINES: usize = 3;
 
 /// The fields every member takes from `[workspace.package]`.
 const INHERITED: &[&str] = &["version", "edition", "rust-version", "license"];
+
+/// A doc that describes the types in a code file, with the sha256 of both as they were last
+/// checked against each other.
+struct InStep {
+    doc: &'static str,
+    doc_sha256: &'static str,
+    code: &'static str,
+    code_sha256: &'static str,
+}
+
+/// Docs kept in step with code by hash (rust-analyzer's check of `lsp-extensions.md`): change
+/// either file and the test fails until the other is brought in step and both hashes are
+/// recorded here again.
+const IN_STEP: &[InStep] = &[InStep {
+    doc: "docs/verify-json.md",
+    doc_sha256: "2f572c5e374d8e1a9382dcfd8a8e78c39c8aec751de8f97a397c637cfbf81251",
+    code: "crates/verifier/src/report/model.rs",
+    code_sha256: "34b676200ef5005ffb8f791768e7a840091367a9bb96e0f1819318fe08468903",
+}];
 
 fn root() -> PathBuf {
     repo_root().expect("xtask sits in the repository")
@@ -275,4 +295,34 @@ fn no_source_file_is_too_long() {
         }
     }
     report("source files over the length limit", &problems);
+}
+
+#[test]
+fn docs_change_with_the_types_they_describe() {
+    let root = root();
+    let mut problems = Vec::new();
+    for pair in IN_STEP {
+        let hash = |rel: &str| {
+            let bytes = fs::read(root.join(rel)).unwrap_or_else(|e| {
+                panic!("{rel}: {e} (if it moved, update its path in IN_STEP in xtask/src/tidy.rs)")
+            });
+            sha256_hex(&bytes)
+        };
+        let (doc, code) = (hash(pair.doc), hash(pair.code));
+        if doc == pair.doc_sha256 && code == pair.code_sha256 {
+            continue;
+        }
+        let changed = match (doc != pair.doc_sha256, code != pair.code_sha256) {
+            (true, true) => format!("both {} and {} changed", pair.doc, pair.code),
+            (true, false) => format!("{} changed, {} did not", pair.doc, pair.code),
+            _ => format!("{} changed, {} did not", pair.code, pair.doc),
+        };
+        problems.push(format!(
+            "{changed}. {} describes the types of {}: bring it in step with them, then record \
+             both hashes in IN_STEP in xtask/src/tidy.rs:\n      doc_sha256: \"{doc}\",\n      \
+             code_sha256: \"{code}\",",
+            pair.doc, pair.code
+        ));
+    }
+    report("docs out of step with the code they describe", &problems);
 }

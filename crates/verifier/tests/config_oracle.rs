@@ -8,8 +8,9 @@
 //! Fixture hashes are checked against PROVENANCE.json first, so a hand-edited fixture fails.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use layerproof_testkit::oracle;
 use layerproof_verifier::classic_hash::{self, ContextFile};
 use layerproof_verifier::config::{
     self, CheckOptions, CheckStatus, ConfigInputs, Engine, RunValues,
@@ -18,10 +19,6 @@ use layerproof_verifier::dockerfile::{
     self, BuildOptions, BuilderKind, ImageModel, Platform, StageOutcome,
 };
 use sha2::{Digest, Sha256};
-
-fn oracle_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/oracle")
-}
 
 /// Mode of the ADD source in the recordings' build context (`xtask/src/oracle.rs`).
 const CONTEXT_MODE: u32 = 0o644;
@@ -38,48 +35,26 @@ struct Build {
 }
 
 fn builds() -> Vec<Build> {
-    let root = oracle_dir();
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("PROVENANCE.json").is_file())
-        .collect();
-    dirs.sort();
+    let oracle = oracle::committed().unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
-    for dir in dirs {
-        let prov: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir.join("PROVENANCE.json")).unwrap()).unwrap();
-        for (f, want) in prov["files"].as_object().expect("files in PROVENANCE.json") {
-            let bytes = fs::read(dir.join(f)).unwrap();
-            assert_eq!(
-                Some(hex::encode(Sha256::digest(&bytes)).as_str()),
-                want.as_str(),
-                "{}/{f} does not match PROVENANCE.json (fixtures are never edited by hand)",
-                dir.display()
-            );
+    for (case, build) in oracle.builds() {
+        if build.config().is_none() {
+            continue; // the engine refused the build
         }
-        for combo in prov["builds"].as_object().expect("builds").keys() {
-            if !dir.join(combo).join("config.json").is_file() {
-                continue; // the engine refused the build
-            }
-            let (engine_name, builder) = combo.rsplit_once('-').unwrap();
-            let version = prov["engines"][engine_name]["server"]["Version"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{combo}: no engine version in PROVENANCE.json"));
-            out.push(Build {
-                case: prov["case"].as_str().unwrap().to_string(),
-                combo: combo.clone(),
-                dir: dir.clone(),
-                input: prov["input"]["file"].as_str().unwrap().to_string(),
-                committed: prov["input"]["committed"].as_bool().unwrap_or(true),
-                engine: Engine::from_docker_version(version).unwrap(),
-                builder: match builder {
-                    "classic" => BuilderKind::Classic,
-                    "buildkit" => BuilderKind::Buildkit,
-                    other => panic!("unknown builder {other}"),
-                },
-            });
-        }
+        out.push(Build {
+            case: case.name.clone(),
+            combo: build.name.clone(),
+            dir: case.dir.clone(),
+            input: case.input.clone(),
+            committed: case.provenance["input"]["committed"]
+                .as_bool()
+                .unwrap_or(true),
+            engine: Engine::from_docker_version(&build.engine_version).unwrap(),
+            builder: match build.builder {
+                oracle::Builder::Classic => BuilderKind::Classic,
+                oracle::Builder::Buildkit => BuilderKind::Buildkit,
+            },
+        });
     }
     out
 }

@@ -4,9 +4,9 @@
 //! Docker's bytes. That the layer bytes themselves are Docker's is the verifier's
 //! `oracle_conformance` test, over every recorded build (a superset of these).
 //!
-//! Engine → profile: `docker-20.10` → `docker-20.10-debian` (its uid/gid → name table is the
-//! oracle host's, recovered from the recorded layer with `NameTable::from_layer`),
-//! `docker-26.1` → `docker-24-27`. Inputs that are not archives (Docker copies them) are skipped,
+//! Engine → profile: the profile of the recorded `docker version` (`Profile::for_docker_version`):
+//! Debian's 20.10 → `docker-20.10-debian` (its uid/gid → name table is the oracle host's,
+//! recovered from the recorded layer with `NameTable::from_layer`), 26.1 → `docker-24-27`. Inputs that are not archives (Docker copies them) are skipped,
 //! and so are cases with implied directories (wall-clock mtimes; the verifier's tests take
 //! them from the recorded layer). The fixtures come from the shared walker, which checks them
 //! against their PROVENANCE.json first.
@@ -19,14 +19,6 @@ use layerproof_archive::{Timestamp, Tree};
 use layerproof_layer::{LayerOptions, NameTable, Profile, skeleton_layer, write_layer};
 use layerproof_testkit::oracle;
 use sha2::{Digest as _, Sha256};
-
-fn profile_for(engine: &str) -> Option<&'static str> {
-    match engine {
-        "docker-20.10" => Some("docker-20.10-debian"),
-        "docker-26.1" => Some("docker-24-27"),
-        _ => None,
-    }
-}
 
 /// One recorded engine layer with its input and the profile of the engine that wrote it.
 struct Recorded {
@@ -43,9 +35,12 @@ fn recorded() -> Vec<Recorded> {
         let Ok(input) = std::fs::read(case.dir.join(format!("{}.tar", case.name))) else {
             continue;
         };
-        let profile = profile_for(&build.engine)
-            .and_then(Profile::by_name)
-            .unwrap_or_else(|| panic!("no profile for the recorded engine {}", build.engine));
+        let profile = Profile::for_docker_version(&build.engine_version).unwrap_or_else(|| {
+            panic!(
+                "no profile for the recorded Docker {}",
+                build.engine_version
+            )
+        });
         let Some(layer) = build.layer() else {
             continue;
         };

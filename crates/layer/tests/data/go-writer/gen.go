@@ -1,5 +1,5 @@
 // Command gen writes go-writer.tar: reference output of Go's archive/tar Writer for the headers
-// listed in crates/layer/tests/go_writer.rs (the Rust test builds the same headers and compares
+// listed in crates/layer/tests/it/go_writer.rs (the Rust test builds the same headers and compares
 // bytes). Headers that Go refuses are attempted too; Go writes nothing for them, and the
 // refusals are listed on stdout (saved as refusals.txt).
 //

@@ -8,7 +8,7 @@ use layerproof_layer::compare::first_difference;
 use layerproof_layer::tarheader::{HeaderError, WantFormat, encode};
 use sha2::{Digest, Sha256};
 
-const FIXTURE: &[u8] = include_bytes!("data/go-writer/go-writer.tar");
+const FIXTURE: &[u8] = include_bytes!("../data/go-writer/go-writer.tar");
 const FIXTURE_SHA256: &str = "7573d3ecf91b1b4d4b11d6837e2153d8a2d5292e1ac026b608eeb70e392cbe2e";
 
 fn h(flag: u8, name: &str, mode: i64) -> Header {

@@ -1,7 +1,7 @@
 //! The classic builder's source hash: the `file:<hex>` in `ADD file:<hex> in / `.
 //!
 //! How Docker computes it (read in moby `v20.10.24` and `v26.1.5`; proven against every classic
-//! build under `testdata/oracle/`, see `crates/verifier/tests/config_oracle.rs`):
+//! build under `testdata/oracle/`, see `crates/verifier/tests/it/config_oracle.rs`):
 //!
 //! 1. The client (`docker build`, docker/cli `createTarFromPath` / `archive.TarWithOptions` with
 //!    `ChownOpts: {UID: 0, GID: 0}`) sends the build context as a tar. Each file's header is

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Records the image configs that real engines write for the Dockerfiles under this folder, for
-# crates/verifier/tests/config_engines.rs. Needs the engines of `cargo xtask engines`
+# crates/verifier/tests/it/config_engines.rs. Needs the engines of `cargo xtask engines`
 # (Docker 20.10.24 and 26.1.5, classic builder and BuildKit). Never edit the outputs by hand:
 # run this script again.
 #

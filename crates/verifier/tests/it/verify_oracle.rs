@@ -12,6 +12,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use layerproof_image::{ImageRef, OpenOptions, PlatformSelector};
+use layerproof_layer::Profile;
+use layerproof_testkit::oracle;
 use layerproof_verifier::report::{CandidateOutcome, Compared, PlatformReport};
 use layerproof_verifier::verify::{
     self, Level, NoProgress, ProfileChoice, Report, Request, Verdict,
@@ -19,7 +21,7 @@ use layerproof_verifier::verify::{
 use sha2::{Digest, Sha256};
 
 fn oracle_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/oracle")
+    oracle::committed_dir()
 }
 
 fn digest(bytes: &[u8]) -> String {
@@ -87,13 +89,15 @@ fn archive_request(dir: &Path, archive: &Path) -> Request {
 }
 
 /// Profiles that write the same bytes as the engine's own for a given case are equally right;
-/// the engine's profile must be among those that reproduce it.
-fn engine_profile(build: &str) -> &'static str {
-    if build.starts_with("docker-20.10") {
-        "docker-20.10-debian"
-    } else {
-        "docker-24-27"
-    }
+/// the engine's profile (that of its recorded `docker version`) must be among those that
+/// reproduce it.
+fn engine_profile(build: &oracle::Build) -> &'static Profile {
+    Profile::for_docker_version(&build.engine_version).unwrap_or_else(|| {
+        panic!(
+            "no profile for the recorded Docker {}",
+            build.engine_version
+        )
+    })
 }
 
 #[test]
@@ -102,95 +106,79 @@ fn every_recorded_image_is_reproduced() {
     let mut failures = Vec::new();
     let mut checked = 0;
     let mut streamed = 0;
-    let mut dirs: Vec<PathBuf> = fs::read_dir(oracle_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("PROVENANCE.json").is_file())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let case = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let mut builds: Vec<PathBuf> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.join("layer.tar").is_file() && p.join("config.json").is_file())
-            .collect();
-        builds.sort();
-        for build in builds {
-            let name = build.file_name().unwrap().to_string_lossy().into_owned();
-            let image = tmp.path().join(format!("{case}-{name}"));
-            layout(
-                &image,
-                &fs::read(build.join("config.json")).unwrap(),
-                &fs::read(build.join("layer.tar")).unwrap(),
-            );
-            let req = request(&dir.join("Dockerfile"), &dir, &image);
-            checked += 1;
-            // streamed where it applies (uncompressed layers on disk), then with both layers
-            // read whole: the skeleton comparison
-            let mut whole = req.clone();
-            whole.streamed = false;
-            let mut failed = false;
-            for (req, expect) in [(&req, None), (&whole, Some(Compared::Skeleton))] {
-                let report = match verify::verify(req, &NoProgress) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        failures.push(format!("{case}/{name}: error: {e}"));
-                        failed = true;
-                        break;
-                    }
-                };
-                let layers = single(&report).map_or(&[][..], |p| p.layers.as_slice());
-                // a fast path decided it: no layer written
-                let how = layers.first().and_then(|l| {
-                    l.candidates
-                        .iter()
-                        .find(|c| c.outcome == CandidateOutcome::Match)
-                        .and_then(|c| c.compared)
-                });
-                let ok = report.verdict == Verdict::Reproduced
-                    && report.level == Some(Level::Blob)
-                    && layers.len() == 1
-                    && layers[0].profile.is_some()
-                    && match expect {
-                        Some(e) => how == Some(e),
-                        None => matches!(how, Some(Compared::Streamed | Compared::Skeleton)),
-                    };
-                if how == Some(Compared::Streamed) {
-                    streamed += 1;
-                }
-                if !ok {
-                    failures.push(format!(
-                        "{case}/{name} ({}): {:?} {:?} by {how:?}\n{}",
-                        if req.streamed { "streamed" } else { "whole" },
-                        report.verdict,
-                        report.level,
-                        layerproof_verifier::report::human(
-                            &report,
-                            layerproof_verifier::report::Style::new(false)
-                        )
-                    ));
+    let oracle = oracle::committed().unwrap_or_else(|e| panic!("{e}"));
+    for (case, build) in oracle.builds() {
+        let (Some(config), Some(layer)) = (build.config(), build.layer()) else {
+            continue;
+        };
+        let (dir, name) = (&case.dir, &build.name);
+        let case = &case.name;
+        let image = tmp.path().join(format!("{case}-{name}"));
+        layout(&image, &config, &layer);
+        let req = request(&dir.join("Dockerfile"), dir, &image);
+        checked += 1;
+        // streamed where it applies (uncompressed layers on disk), then with both layers
+        // read whole: the skeleton comparison
+        let mut whole = req.clone();
+        whole.streamed = false;
+        let mut failed = false;
+        for (req, expect) in [(&req, None), (&whole, Some(Compared::Skeleton))] {
+            let report = match verify::verify(req, &NoProgress) {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.push(format!("{case}/{name}: error: {e}"));
                     failed = true;
                     break;
                 }
+            };
+            let layers = single(&report).map_or(&[][..], |p| p.layers.as_slice());
+            // a fast path decided it: no layer written
+            let how = layers.first().and_then(|l| {
+                l.candidates
+                    .iter()
+                    .find(|c| c.outcome == CandidateOutcome::Match)
+                    .and_then(|c| c.compared)
+            });
+            let ok = report.verdict == Verdict::Reproduced
+                && report.level == Some(Level::Blob)
+                && layers.len() == 1
+                && layers[0].profile.is_some()
+                && match expect {
+                    Some(e) => how == Some(e),
+                    None => matches!(how, Some(Compared::Streamed | Compared::Skeleton)),
+                };
+            if how == Some(Compared::Streamed) {
+                streamed += 1;
             }
-            if failed {
-                continue;
+            if !ok {
+                failures.push(format!(
+                    "{case}/{name} ({}): {:?} {:?} by {how:?}\n{}",
+                    if req.streamed { "streamed" } else { "whole" },
+                    report.verdict,
+                    report.level,
+                    layerproof_verifier::report::human(
+                        &report,
+                        layerproof_verifier::report::Style::new(false)
+                    )
+                ));
+                failed = true;
+                break;
             }
-            // the engine's own profile reproduces it too
-            let mut pinned = req.clone();
-            pinned.profile = ProfileChoice::Named(
-                layerproof_layer::Profile::by_name(engine_profile(&name)).unwrap(),
-            );
-            match verify::verify(&pinned, &NoProgress) {
-                Ok(r) if r.verdict == Verdict::Reproduced => {}
-                Ok(r) => failures.push(format!(
-                    "{case}/{name}: the engine's profile {} gives {:?}",
-                    engine_profile(&name),
-                    r.verdict
-                )),
-                Err(e) => failures.push(format!("{case}/{name}: pinned: {e}")),
-            }
+        }
+        if failed {
+            continue;
+        }
+        // the engine's own profile reproduces it too
+        let mut pinned = req.clone();
+        pinned.profile = ProfileChoice::Named(engine_profile(build));
+        match verify::verify(&pinned, &NoProgress) {
+            Ok(r) if r.verdict == Verdict::Reproduced => {}
+            Ok(r) => failures.push(format!(
+                "{case}/{name}: the engine's profile {} gives {:?}",
+                engine_profile(build),
+                r.verdict
+            )),
+            Err(e) => failures.push(format!("{case}/{name}: pinned: {e}")),
         }
     }
     assert!(checked >= 200, "only {checked} recorded images found");

@@ -24,9 +24,9 @@ fn every_recorded_case_is_reproduced_byte_for_byte() {
             continue;
         };
         for build in &case.builds {
-            let engine = &build.engine;
-            let profile = conformance::profile_for_engine(engine)
-                .unwrap_or_else(|| panic!("no profile mapped for recorded engine {engine}"));
+            let version = &build.engine_version;
+            let profile = conformance::profile_for_version(version)
+                .unwrap_or_else(|| panic!("no profile for the recorded Docker {version}"));
             let (layer, refusal) = (build.layer(), build.refusal());
             let build = &build.name;
             let docker = match (&layer, &refusal) {

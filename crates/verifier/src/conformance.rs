@@ -39,17 +39,6 @@ pub fn profile_for_version(docker_version: &str) -> Option<&'static Profile> {
     Profile::for_docker_version(docker_version)
 }
 
-/// [`profile_for_version`] of the oracle's engine folder name (`docker-20.10`, `docker-26.1`),
-/// which stand for the Debian builds the oracle machine runs.
-pub fn profile_for_engine(engine: &str) -> Option<&'static Profile> {
-    let version = match engine {
-        "docker-20.10" => "20.10.24+dfsg1",
-        "docker-26.1" => "26.1.5+dfsg1",
-        _ => return None,
-    };
-    profile_for_version(version)
-}
-
 /// The reason in a Docker build error: the last line carrying one of the builders' error
 /// prefixes (`failed to copy files: `, `ERROR: failed to solve: `, `Error processing tar file`),
 /// without the prefix. Works on a recorded `refusal.txt` and on a whole build log.
